@@ -1,0 +1,230 @@
+"""Configuration: pydantic-settings over the environment, a ``.env`` file and a TOML file.
+
+Precedence, highest first:
+
+1. command-line flags (``--state-dir``, ``--socket``…), passed in as overrides;
+2. environment variables (``LLM_MODEL_ID=…``);
+3. a ``.env`` file in the working directory;
+4. the TOML file: ``--config PATH``, else ``$XDG_CONFIG_HOME/drawstreamd/config.toml``
+   (``~/.config/drawstreamd/config.toml``);
+5. the defaults below.
+
+Keys are the same everywhere: ``LLM_MODEL_ID`` in the environment, in ``.env`` and in TOML.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class ConfigError(Exception):
+    """Bad configuration: ``lines`` holds one message per bad key."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def default_config_path() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config") / "drawstreamd" / "config.toml"
+
+
+def default_state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local/state") / "drawstreamd"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        validate_default=True,
+    )
+
+    # Donation Alerts
+    DA_OAUTH_URL: str = "https://www.donationalerts.com/oauth"
+    DA_API_URL: str = "https://www.donationalerts.com/api/v1"
+    DA_WS_URL: str = "wss://centrifugo.donationalerts.com/connection/websocket"
+    DA_CLIENT_ID: str = ""
+    DA_CLIENT_SECRET: SecretStr = SecretStr("")
+    DA_ACCESS_TOKEN: SecretStr = SecretStr("")
+    DA_REFRESH_TOKEN: SecretStr = SecretStr("")
+    DA_USER_ID: int | None = None
+    DA_REST_POLL_INTERVAL_SEC: float = Field(10.0, ge=1.0, le=3600.0)
+    DA_SCOPES: str = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
+    DRAW_MIN_AMOUNT: float = Field(0.0, ge=0.0)
+
+    # The planner
+    LLM_BACKEND: Literal["openai", "builtin"] = "openai"
+    LLM_ENDPOINT: str = "http://127.0.0.1:11434/v1"
+    LLM_MODEL_ID: str = "qwen2.5-coder:14b-instruct-q4_K_M"
+    LLM_API_KEY: SecretStr = SecretStr("")
+    LLM_TEMPERATURE: float = Field(0.2, ge=0.0, le=2.0)
+    LLM_MAX_TOKENS: int = Field(2048, ge=64, le=32768)
+    LLM_TIMEOUT_SEC: float = Field(60.0, gt=0.0, le=600.0)
+    LLM_ATTEMPTS: int = Field(2, ge=1, le=10)
+
+    # The picture
+    CANVAS_W: int = Field(96, ge=8, le=512)
+    CANVAS_H: int = Field(96, ge=8, le=512)
+    WINDOW_W: int = Field(1280, ge=320, le=7680)
+    WINDOW_H: int = Field(720, ge=240, le=4320)
+    WINDOW_SCALE: int = Field(0, ge=0, le=64, description="0: the largest that fits the window")
+    FRAME_RATE: int = Field(60, ge=1, le=240)
+    DEFAULT_STEP_DURATION_MS: int = Field(600, ge=0, le=60000)
+    SHOW_DURATION_SEC: float = Field(90.0, ge=0.0, le=3600.0)
+    LOCALE: Literal["ru", "en"] = "ru"
+    HUD_MASK_PROFANITY: bool = False
+
+    # Gatekeeper
+    GATEKEEPER_BLOCK_WORDS: list[str] = Field(default_factory=list)
+    GATEKEEPER_ALLOW_WORDS: list[str] = Field(default_factory=list)
+
+    # Control surfaces
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = Field(8765, ge=0, le=65535)
+    API_TOKEN: SecretStr = SecretStr("")
+    CONTROL_SOCKET: Path | None = None
+
+    # Daemon
+    STATE_DIR: Path = Field(default_factory=default_state_dir)
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"
+    SHUTDOWN_GRACE_SEC: float = Field(5.0, ge=0.0, le=120.0)
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("GATEKEEPER_BLOCK_WORDS", "GATEKEEPER_ALLOW_WORDS", mode="before")
+    @classmethod
+    def _word_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [w.strip() for w in value.split(",") if w.strip()]
+        return value
+
+    @field_validator(
+        "DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after"
+    )
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be an absolute URL (scheme://host/…)")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, _TomlSource(settings_cls))
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def da_configured(self) -> bool:
+        return bool(self.DA_ACCESS_TOKEN.get_secret_value() or self.DA_REFRESH_TOKEN.get_secret_value())
+
+    def window_scale(self) -> int:
+        """The canvas upscale: WINDOW_SCALE, or the largest integer that leaves room for the HUD."""
+        if self.WINDOW_SCALE:
+            return self.WINDOW_SCALE
+        usable_h = self.WINDOW_H - self.WINDOW_H // 6
+        usable_w = self.WINDOW_W // 2
+        return max(1, min(usable_h // self.CANVAS_H, usable_w // self.CANVAS_W))
+
+    def control_socket(self) -> Path:
+        if self.CONTROL_SOCKET is not None:
+            return self.CONTROL_SOCKET
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        base = Path(runtime) / "drawstreamd" if runtime else self.STATE_DIR
+        return base / "control.sock"
+
+
+_TOML_PATH: Path | None = None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file chosen by :func:`load` (``--config``) or the XDG default."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ is used instead
+
+    def __call__(self) -> dict[str, Any]:
+        path = _TOML_PATH or default_config_path()
+        explicit = _TOML_PATH is not None
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            if explicit:
+                raise ConfigError([f"config file {path}: not found"]) from None
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"config file {path}: cannot read: {exc}"]) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"config file {path}: invalid TOML: {exc}"]) from None
+        unknown = sorted(k for k in data if k not in Settings.model_fields)
+        if unknown:
+            raise ConfigError([f"config file {path}: unknown key {k}" for k in unknown])
+        return data
+
+
+SECRET_KEYS = frozenset(
+    name for name, f in Settings.model_fields.items() if f.annotation is SecretStr
+)
+
+
+def load(config_path: Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings, or raise :class:`ConfigError` with one line per bad key."""
+    global _TOML_PATH
+    _TOML_PATH = config_path
+    try:
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**clean)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            key = ".".join(str(p) for p in err["loc"]) or "config"
+            shown = "***" if key in SECRET_KEYS else repr(err.get("input"))
+            lines.append(f"config: {key}: {err['msg']} (got {shown})")
+        raise ConfigError(lines) from None
+    finally:
+        _TOML_PATH = None
+
+
+def effective(settings: Settings) -> dict[str, str]:
+    """Every key with its effective value as text; secrets are masked."""
+    out: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            out[name] = "********" if value.get_secret_value() else "(unset)"
+        elif isinstance(value, list):
+            out[name] = ",".join(value)
+        elif value is None:
+            out[name] = "(unset)"
+        else:
+            out[name] = str(value)
+    return out
