@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     LLM_MAX_TOKENS: int = Field(2048, ge=64, le=32768)
     LLM_TIMEOUT_SEC: float = Field(60.0, gt=0.0, le=600.0)
     LLM_ATTEMPTS: int = Field(2, ge=1, le=10)
+    LLM_IDLE_TIMEOUT_SEC: float = Field(
+        20.0, gt=0.0, le=600.0, description="longest silence between streamed chunks"
+    )
 
     # The picture
     CANVAS_W: int = Field(96, ge=8, le=512)
