@@ -1,0 +1,483 @@
+"""Canvas-DSL v1: the drawing program a planner (LLM or the builtin library) writes.
+
+A plan is ``{"v":1,"seed":7,"bg":"dark_blue","steps":[...]}``; every step is one shape with
+its own colour ``c``, animation ``a``, duration ``ms`` and delay ``d``, so a renderer can draw
+a step the moment it has been parsed out of a token stream.
+
+Why these choices (the writer is a 14B model emitting one token at a time):
+
+* **Coordinates are integer canvas pixels**, origin top-left, ``x`` right, ``y`` down (0..95
+  on the default 96x96 canvas). The canvas itself is already the coarse grid that SketchAgent
+  found models handle well: ~1 % of the picture per unit, no fractions, no scaling to get
+  wrong, and every value a short token. Values outside the canvas are accepted and clipped
+  while drawing (a model that overshoots loses the overshoot, not the step); only values
+  beyond +-1024 are rejected as nonsense.
+* **Semantic shapes plus symmetry**, as pixelsrc does for sprites: circles, ellipses, rects,
+  polygons and lines cover most subjects in a few numbers each, and a ``group`` with a mirror
+  (``"m":"x"``) draws the left half once and gets the right half for free.
+* **Compact keys** (``x y w h r rx ry p c f a ms d t s``) and defaults for everything
+  optional: a typical step is ~15 tokens. Points are ``[x,y]`` pairs, which models write
+  reliably (flat lists lose their pairing).
+* **Salvage over rejection**: :func:`validate` drops only the broken steps, each with a
+  reason, rounds stray floats, clamps durations, and normalises colour spellings.
+* ``v`` versions the format so a v2 can arrive without breaking stored plans.
+
+This module imports nothing else of drawstreamd (it is reused by the planner, the renderer,
+the API and a future browser overlay).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta
+
+VERSION: Final = 1
+
+
+class LIMITS:
+    """Hard limits enforced by validation (and by the timeline for streamed steps)."""
+
+    STEPS: Final = 200
+    POINTS: Final = 256
+    GROUP_CHILDREN: Final = 32
+    TEXT_CHARS: Final = 120
+    COORD: Final = 1024
+    LINE_WIDTH: Final = 16
+    TEXT_SCALE: Final = 4
+    STEP_MS: Final = 10_000
+    DELAY_MS: Final = 5_000
+    TOTAL_MS: Final = 60_000
+    SEED: Final = 2**31 - 1
+
+
+PALETTE: Final[dict[str, tuple[int, int, int]]] = {
+    "black": (0x00, 0x00, 0x00),
+    "dark_blue": (0x1D, 0x2B, 0x53),
+    "dark_purple": (0x7E, 0x25, 0x53),
+    "dark_green": (0x00, 0x87, 0x51),
+    "brown": (0xAB, 0x52, 0x36),
+    "dark_grey": (0x5F, 0x57, 0x4F),
+    "light_grey": (0xC2, 0xC3, 0xC7),
+    "white": (0xFF, 0xF1, 0xE8),
+    "red": (0xFF, 0x00, 0x4D),
+    "orange": (0xFF, 0xA3, 0x00),
+    "yellow": (0xFF, 0xEC, 0x27),
+    "green": (0x00, 0xE4, 0x36),
+    "blue": (0x29, 0xAD, 0xFF),
+    "lavender": (0x83, 0x76, 0x9C),
+    "pink": (0xFF, 0x77, 0xA8),
+    "peach": (0xFF, 0xCC, 0xAA),
+}
+"""The 16 named colours (PICO-8's palette); the prompt lists these names."""
+
+DEFAULT_BG: Final = "white"
+
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_ALIASES: Final = {"gray": "grey", "darkgray": "dark_grey", "lightgray": "light_grey"}
+ANIMATIONS: Final = ("stroke", "fill", "pixel_reveal", "instant")
+
+Coord = Annotated[int, Meta(ge=-LIMITS.COORD, le=LIMITS.COORD)]
+Size = Annotated[int, Meta(ge=0, le=2 * LIMITS.COORD)]
+Point = tuple[Coord, Coord]
+Points = Annotated[list[Point], Meta(min_length=1, max_length=LIMITS.POINTS)]
+Ms = Annotated[int, Meta(ge=0, le=LIMITS.STEP_MS)]
+Delay = Annotated[int, Meta(ge=0, le=LIMITS.DELAY_MS)]
+Anim = Literal["stroke", "fill", "pixel_reveal", "instant"]
+Color = str
+
+
+class StepError(ValueError):
+    """One step is invalid; the message is the reason (operator-facing)."""
+
+
+def parse_color(value: str) -> tuple[int, int, int]:
+    """``#rgb`` / ``#rrggbb`` / a palette name (case, ``-``/space and grey/gray tolerant)."""
+    if _HEX.fullmatch(value):
+        h = value[1:]
+        if len(h) == 3:
+            h = "".join(ch * 2 for ch in h)
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    name = _color_name(value)
+    if name in PALETTE:
+        return PALETTE[name]
+    raise StepError(f"unknown colour {value!r} (use #rgb, #rrggbb or one of the 16 names)")
+
+
+def _color_name(value: str) -> str:
+    name = value.strip().lower().replace("-", "_").replace(" ", "_")
+    name = _ALIASES.get(name.replace("_", ""), name).replace("gray", "grey")
+    return name
+
+
+def normalize_color(value: str) -> str:
+    """The canonical spelling of a valid colour: palette name or lowercase ``#rrggbb``."""
+    if _HEX.fullmatch(value):
+        return "#{:02x}{:02x}{:02x}".format(*parse_color(value))
+    name = _color_name(value)
+    if name not in PALETTE:
+        parse_color(value)  # raises with the reason
+    return name
+
+
+# Every step struct lists its fields explicitly so the JSON property order is: op, geometry,
+# colour, then the optional animation fields -- what a streaming model should write first.
+class Rect(msgspec.Struct, tag="rect", tag_field="op", omit_defaults=True):
+    """Axis-aligned rectangle; ``f`` false draws the 1-px outline only."""
+
+    x: Coord
+    y: Coord
+    w: Size
+    h: Size
+    c: Color
+    f: bool = True
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Circle(msgspec.Struct, tag="circle", tag_field="op", omit_defaults=True):
+    """Circle with centre (x, y) and radius r."""
+
+    x: Coord
+    y: Coord
+    r: Size
+    c: Color
+    f: bool = True
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Ellipse(msgspec.Struct, tag="ellipse", tag_field="op", omit_defaults=True):
+    """Axis-aligned ellipse with centre (x, y) and radii rx, ry."""
+
+    x: Coord
+    y: Coord
+    rx: Size
+    ry: Size
+    c: Color
+    f: bool = True
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Line(msgspec.Struct, tag="line", tag_field="op", omit_defaults=True):
+    """Polyline through the points ``p`` (one point: a dot), ``w`` pixels wide."""
+
+    p: Points
+    c: Color
+    w: Annotated[int, Meta(ge=1, le=LIMITS.LINE_WIDTH)] = 1
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Polygon(msgspec.Struct, tag="polygon", tag_field="op", omit_defaults=True):
+    """Closed polygon through ``p`` (at least 3 points); ``f`` false: outline only."""
+
+    p: Annotated[list[Point], Meta(min_length=3, max_length=LIMITS.POINTS)]
+    c: Color
+    f: bool = True
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Pixels(msgspec.Struct, tag="pixels", tag_field="op", omit_defaults=True):
+    """Single pixels at ``p``, one colour."""
+
+    p: Points
+    c: Color
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Fill(msgspec.Struct, tag="fill", tag_field="op", omit_defaults=True):
+    """Flood fill (4-connected, exact colour) from (x, y) on the picture drawn so far."""
+
+    x: Coord
+    y: Coord
+    c: Color
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+class Text(msgspec.Struct, tag="text", tag_field="op", omit_defaults=True):
+    """Text in the built-in pixel font (Latin, Cyrillic, digits; letters drawn as capitals).
+
+    ``s`` scales the 7-px-high font; ``w`` wraps at that width (default: to the canvas edge);
+    ``al``: ``left`` (x, y is the top-left), ``center`` (x is each line's centre), ``middle``
+    (the whole block is centred on x, y).
+    """
+
+    x: Coord
+    y: Coord
+    t: Annotated[str, Meta(min_length=1, max_length=LIMITS.TEXT_CHARS)]
+    c: Color
+    s: Annotated[int, Meta(ge=1, le=LIMITS.TEXT_SCALE)] = 1
+    w: Annotated[int, Meta(ge=1, le=2 * LIMITS.COORD)] | None = None
+    al: Literal["left", "center", "middle"] = "left"
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+Shape = Rect | Circle | Ellipse | Line | Polygon | Pixels | Fill | Text
+
+
+class Group(msgspec.Struct, tag="group", tag_field="op", omit_defaults=True):
+    """Shapes drawn as one step, optionally mirrored: ``m`` ``x`` (left-right), ``y``, ``xy``.
+
+    The mirror axes default to the canvas centre column/row (48 on a 96-px canvas: x -> 96-x,
+    so a shape centred on x=48 stays put); ``ax``/``ay`` move them (``ax`` 30.5 mirrors
+    column 30 onto 31). The children's own ``a``/``ms``/``d`` are ignored: the
+    group animates as a whole (with ``stroke`` both halves are drawn at the same time).
+    """
+
+    s: Annotated[list[Shape], Meta(min_length=1, max_length=LIMITS.GROUP_CHILDREN)]
+    m: Literal["x", "y", "xy"] | None = None
+    ax: float | None = None
+    ay: float | None = None
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+Step = Rect | Circle | Ellipse | Line | Polygon | Pixels | Fill | Text | Group
+"""One drawing step (a tagged union on ``op``)."""
+
+OPS: Final = ("rect", "circle", "ellipse", "line", "polygon", "pixels", "fill", "text", "group")
+
+DEFAULT_ANIMATION: Final[dict[str, Anim]] = {
+    "rect": "fill",
+    "circle": "fill",
+    "ellipse": "fill",
+    "line": "stroke",
+    "polygon": "fill",
+    "pixels": "pixel_reveal",
+    "fill": "fill",
+    "text": "stroke",
+    "group": "stroke",
+}
+"""The animation a step gets when it names none (outlines default to ``stroke``)."""
+
+
+def animation_of(step: Step) -> Anim:
+    if step.a is not None:
+        return step.a
+    if isinstance(step, (Rect, Circle, Ellipse, Polygon)) and not step.f:
+        return "stroke"
+    return DEFAULT_ANIMATION[_op(step)]
+
+
+def _op(step: Step) -> str:
+    tag = step.__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
+
+
+class Plan(msgspec.Struct):
+    """A whole drawing: header first, steps last (so a streamed plan ends with its steps)."""
+
+    v: int = VERSION
+    seed: int = 0
+    bg: Color | None = None
+    steps: list[Step] = msgspec.field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- validation
+_FLOAT_OK: Final = frozenset({"ax", "ay"})
+
+
+def _tidy(value: Any, key: str = "") -> Any:
+    """Round stray floats to ints (models write 10.0 or 10.5) except where floats belong."""
+    if isinstance(value, float) and key not in _FLOAT_OK and math.isfinite(value):
+        if abs(value) < 1e9:
+            return round(value)
+        return value
+    if isinstance(value, list):
+        return [_tidy(v, key) for v in value]
+    if isinstance(value, dict):
+        return {k: _tidy(v, k) if isinstance(k, str) else v for k, v in value.items()}
+    return value
+
+
+def _clamp_times(obj: dict[str, Any]) -> None:
+    for key, cap in (("ms", LIMITS.STEP_MS), ("d", LIMITS.DELAY_MS)):
+        v = obj.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v > cap:
+            obj[key] = cap
+
+
+def parse_step(obj: object) -> Step:
+    """Validate and normalise one step from decoded JSON; raises :class:`StepError`."""
+    if not isinstance(obj, dict):
+        raise StepError(f"a step must be an object, got {type(obj).__name__}")
+    op = obj.get("op")
+    if op not in OPS:
+        raise StepError(f"unknown op {op!r} (one of: {', '.join(OPS)})")
+    obj = dict(_tidy(obj))
+    _clamp_times(obj)
+    if op == "group":
+        kids = obj.get("s")
+        if isinstance(kids, list):
+            for kid in kids:
+                if isinstance(kid, dict):
+                    if kid.get("op") == "group":
+                        raise StepError("groups cannot contain groups")
+                    _clamp_times(kid)
+    try:
+        step: Step = msgspec.convert(obj, Step)
+    except msgspec.ValidationError as exc:
+        raise StepError(f"{op}: {exc}") from None
+    return _normalise(step)
+
+
+def _normalise(step: Step) -> Step:
+    if isinstance(step, Group):
+        for i, kid in enumerate(step.s):
+            try:
+                _normalise(kid)
+            except StepError as exc:
+                raise StepError(f"group child {i}: {exc}") from None
+        if step.ax is not None and not (abs(step.ax) <= LIMITS.COORD):
+            raise StepError("group: ax out of range")
+        if step.ay is not None and not (abs(step.ay) <= LIMITS.COORD):
+            raise StepError("group: ay out of range")
+        return step
+    try:
+        step.c = normalize_color(step.c)
+    except StepError as exc:
+        raise StepError(f"{_op(step)}: {exc}") from None
+    if isinstance(step, Text):
+        step.t = " ".join(step.t.split()) if "\n" not in step.t else step.t
+        if not step.t.strip():
+            raise StepError("text: empty text")
+    return step
+
+
+def validate(raw: bytes | str | object) -> tuple[Plan | None, list[str]]:
+    """Parse a whole plan, salvaging what is valid.
+
+    Returns the plan (``None`` when no step survived) and one reason per dropped or repaired
+    thing. Accepts JSON text/bytes or already decoded JSON; a bare list is taken as the steps.
+    """
+    reasons: list[str] = []
+    obj: object = raw
+    if isinstance(raw, (bytes, str)):
+        try:
+            obj = msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:
+            return None, [f"invalid JSON: {exc}"]
+    if isinstance(obj, list):
+        obj = {"steps": obj}
+    if not isinstance(obj, dict):
+        return None, [f"a plan must be a JSON object, got {type(obj).__name__}"]
+    v = obj.get("v", VERSION)
+    if v != VERSION:
+        return None, [f"unsupported plan version {v!r} (this renderer reads v{VERSION})"]
+    seed = obj.get("seed", 0)
+    if isinstance(seed, float) and math.isfinite(seed):
+        seed = round(seed)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        reasons.append(f"seed must be an integer, got {seed!r}; using 0")
+        seed = 0
+    seed %= LIMITS.SEED + 1
+    bg = obj.get("bg")
+    if bg is not None:
+        try:
+            if not isinstance(bg, str):
+                raise StepError(f"bg must be a colour string, got {bg!r}")
+            bg = normalize_color(bg)
+        except StepError as exc:
+            reasons.append(f"bg: {exc}; using the default")
+            bg = None
+    raw_steps = obj.get("steps")
+    if not isinstance(raw_steps, list):
+        return None, [*reasons, "the plan has no steps list"]
+    steps: list[Step] = []
+    for i, raw_step in enumerate(raw_steps):
+        if len(steps) >= LIMITS.STEPS:
+            reasons.append(f"steps {i}..{len(raw_steps) - 1}: over the {LIMITS.STEPS}-step limit")
+            break
+        try:
+            steps.append(parse_step(raw_step))
+        except StepError as exc:
+            reasons.append(f"step {i}: {exc}")
+    if not steps:
+        return None, [*reasons, "no valid step"]
+    return Plan(v=VERSION, seed=seed, bg=bg, steps=steps), reasons
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(plan: Plan) -> bytes:
+    """Compact JSON (optional step fields at their defaults are left out)."""
+    return _encoder.encode(plan)
+
+
+# ---------------------------------------------------------------------------- JSON Schema
+def _color_schema() -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "string", "enum": list(PALETTE)},
+            {"type": "string", "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"},
+        ]
+    }
+
+
+def _inline(node: Any, defs: dict[str, Any], key: str = "") -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            if k in ("title", "discriminator", "$defs"):
+                continue
+            if k == "properties":
+                props = {}
+                for pk, pv in v.items():
+                    if pk == "c":
+                        props[pk] = _color_schema()
+                    elif pk == "bg":
+                        props[pk] = {"anyOf": [*_color_schema()["anyOf"], {"type": "null"}]}
+                    else:
+                        props[pk] = _inline(pv, defs, pk)
+                out[k] = props
+            else:
+                out[k] = _inline(v, defs, k)
+        if out.get("type") == "object" and "properties" in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_inline(v, defs, key) for v in node]
+    return node
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema the LLM is asked to follow.
+
+    Plain objects, arrays, enums and ``anyOf`` only (no ``$ref``), all plan keys required in
+    the order v, seed, bg, steps: llama.cpp's schema-to-grammar converter (and so Ollama's
+    ``format``) writes required keys first in the listed order, so a streamed plan ends with
+    its steps and each step starts with ``op``.
+    """
+    raw = msgspec.json.schema(Plan)
+    defs = raw.get("$defs", {})
+    schema: dict[str, Any] = _inline(raw, defs)
+    schema["required"] = ["v", "seed", "bg", "steps"]
+    props = schema["properties"]
+    props["v"] = {"type": "integer", "enum": [VERSION]}
+    props["seed"] = {"type": "integer", "minimum": 0, "maximum": LIMITS.SEED}
+    props["steps"]["minItems"] = 1
+    props["steps"]["maxItems"] = LIMITS.STEPS
+    schema["title"] = "drawstreamd Canvas-DSL plan v1"
+    return schema
