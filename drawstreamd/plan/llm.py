@@ -1,0 +1,367 @@
+"""The LLM planner: an OpenAI-compatible chat endpoint (Ollama, llama.cpp, vLLM…) over httpx.
+
+:class:`OpenAIPlanner` asks for a streamed, schema-constrained completion, parses the JSON as
+it arrives (:mod:`drawstreamd.plan.stream`), validates each completed step
+(:func:`drawstreamd.plan.dsl.parse_step`) and adds it to the :class:`PlanBuffer` at once, so
+the renderer starts drawing while the model is still writing.
+
+Every failure raises :class:`LLMError` (a :class:`PlannerError`) naming its cause, and is
+logged on ``drawstreamd.llm`` as ``key=value`` text: ``connection_refused``, ``connect_error``,
+``connect_timeout``, ``timeout`` (the whole attempt), ``idle_timeout`` (no chunk for
+``LLM_IDLE_TIMEOUT_SEC``), ``http_status``, ``invalid_json``, ``invalid_chunk``,
+``server_error``, ``cut_off``, ``wrong_shape``, ``no_valid_step``. Failed attempts are retried
+with the shared :class:`Backoff` only while no step has been drawn; steps already in the
+buffer stay and the buffer is closed, otherwise it is left open and empty for the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+import trio
+
+from drawstreamd.plan import builtin, dsl, prompt
+from drawstreamd.plan.base import PlanBuffer, PlannerError
+from drawstreamd.plan.stream import (
+    Field,
+    InvalidJSON,
+    PlanStreamParser,
+    SSEDecoder,
+    StreamError,
+    Truncated,
+    WrongShape,
+)
+from drawstreamd.retry import Backoff
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from drawstreamd.config import Settings
+
+log = logging.getLogger("drawstreamd.llm")
+
+FEW_SHOT = 3
+"""How many builtin plans go into the prompt as examples."""
+PROBE_TIMEOUT_SEC = 3.0
+
+
+class LLMError(PlannerError):
+    """One failed planning attempt (or the last of them): ``cause`` is a short code."""
+
+    def __init__(self, cause: str, detail: str, *, retryable: bool = True) -> None:
+        super().__init__(f"LLM {cause}: {detail}")
+        self.cause = cause
+        self.detail = detail
+        self.retryable = retryable
+
+
+def _kv(value: object) -> str:
+    text = str(value)
+    return repr(text) if (not text or any(c in text for c in " =\"'\n")) else text
+
+
+class OpenAIPlanner:
+    """Plans drawings with a model behind ``POST {LLM_ENDPOINT}/chat/completions``."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        examples: list[tuple[str, str]] | None = None,
+        backoff: Callable[[], Backoff] | None = None,
+    ) -> None:
+        self._s = settings
+        self._http = http
+        self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
+        self._schema = dsl.json_schema()
+        self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
+        self._system = prompt.system_prompt(
+            self._schema,
+            canvas_w=settings.CANVAS_W,
+            canvas_h=settings.CANVAS_H,
+            palette=list(dsl.PALETTE),
+            animations=list(dsl.ANIMATIONS),
+            max_steps=dsl.LIMITS.STEPS,
+            total_ms=dsl.LIMITS.TOTAL_MS,
+            default_ms=settings.DEFAULT_STEP_DURATION_MS,
+        )
+        self._backoff = backoff or (
+            lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
+        )
+        idle = min(settings.LLM_IDLE_TIMEOUT_SEC, settings.LLM_TIMEOUT_SEC)
+        self._idle = idle
+        self._timeout = httpx.Timeout(
+            connect=idle, read=settings.LLM_TIMEOUT_SEC, write=idle, pool=idle
+        )
+        key = settings.LLM_API_KEY.get_secret_value()
+        self._headers = {"Accept": "text/event-stream"}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+
+    def request_body(self, message: str) -> dict[str, Any]:
+        """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
+        return prompt.request_body(
+            model=self._s.LLM_MODEL_ID,
+            messages=prompt.build_messages(self._system, message, self._examples),
+            schema=self._schema,
+            temperature=self._s.LLM_TEMPERATURE,
+            max_tokens=self._s.LLM_MAX_TOKENS,
+        )
+
+    async def probe(self) -> bool:
+        """Is the endpoint answering? ``GET {endpoint}/models`` with a short timeout."""
+        url = f"{self._endpoint}/models"
+        try:
+            with trio.fail_after(PROBE_TIMEOUT_SEC):
+                resp = await self._http.get(url, headers=self._headers, timeout=PROBE_TIMEOUT_SEC)
+        except (httpx.HTTPError, trio.TooSlowError) as exc:
+            log.debug("llm probe failed url=%s error=%s", url, _kv(exc or type(exc).__name__))
+            return False
+        if not resp.is_success:
+            log.debug("llm probe failed url=%s status=%d", url, resp.status_code)
+            return False
+        try:
+            ids = [m.get("id") for m in resp.json().get("data", [])]
+        except (ValueError, AttributeError):
+            ids = []
+        if ids and self._s.LLM_MODEL_ID not in ids:
+            log.warning(
+                "llm model not listed by the endpoint model=%s listed=%s",
+                _kv(self._s.LLM_MODEL_ID),
+                _kv(",".join(str(i) for i in ids[:10])),
+            )
+        return True
+
+    async def plan(self, message: str, out: PlanBuffer) -> None:
+        """Stream a plan for ``message`` into ``out`` and close it; see the module docstring."""
+        body = self.request_body(message)
+        backoff = self._backoff()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._attempt(body, out, attempt)
+                return
+            except LLMError as exc:
+                log.warning(
+                    "llm attempt failed cause=%s attempt=%d/%d steps=%d detail=%s",
+                    exc.cause,
+                    attempt,
+                    self._s.LLM_ATTEMPTS,
+                    len(out.steps),
+                    _kv(exc.detail),
+                )
+                if out.steps:
+                    out.close()  # what was drawn is the plan
+                    raise
+                if not exc.retryable or attempt >= self._s.LLM_ATTEMPTS:
+                    raise
+                delay = backoff.next_delay()
+                log.info("llm retry attempt=%d delay_sec=%.2f", attempt + 1, delay)
+                await trio.sleep(delay)
+
+    async def _attempt(self, body: dict[str, Any], out: PlanBuffer, attempt: int) -> None:
+        url = f"{self._endpoint}/chat/completions"
+        started = trio.current_time()
+        try:
+            with trio.fail_after(self._s.LLM_TIMEOUT_SEC):
+                async with self._http.stream(
+                    "POST", url, json=body, headers=self._headers, timeout=self._timeout
+                ) as resp:
+                    if not resp.is_success:
+                        raise await _status_error(resp)
+                    await self._read(resp, out)
+        except trio.TooSlowError:
+            raise LLMError(
+                "timeout", f"no complete plan within {self._s.LLM_TIMEOUT_SEC:g} s"
+            ) from None
+        except httpx.ConnectTimeout:
+            raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
+        except httpx.ConnectError as exc:
+            cause = "connection_refused" if "refused" in str(exc).lower() else "connect_error"
+            raise LLMError(cause, f"{url}: {exc or type(exc).__name__}") from None
+        except httpx.TimeoutException as exc:
+            raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise LLMError(
+                "cut_off", f"the connection broke mid-plan after {len(out.steps)} step(s): {exc}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise LLMError("connect_error", f"{type(exc).__name__}: {exc}") from None
+        log.info(
+            "llm plan done attempt=%d steps=%d dropped=%d seconds=%.2f",
+            attempt,
+            len(out.steps),
+            len(out.errors),
+            trio.current_time() - started,
+        )
+
+    async def _read(self, resp: httpx.Response, out: PlanBuffer) -> None:
+        sse = SSEDecoder()
+        parser = PlanStreamParser()
+        reader = _Reader(self, out, parser)
+        chunks = resp.aiter_raw()
+        finished = False
+        while not finished:
+            # Before the first chunk only the total timeout applies (a cold model loads).
+            idle = self._idle if reader.seen_chunk else math.inf
+            with trio.move_on_after(idle) as scope:
+                try:
+                    raw = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+            if scope.cancelled_caught:
+                if parser.done:
+                    break
+                raise LLMError(
+                    "idle_timeout",
+                    f"no data for {idle:g} s after {len(out.steps)} step(s)",
+                )
+            for data in sse.feed(raw):
+                if reader.chunk(data):
+                    finished = True
+                    break
+        reader.finish()
+        out.close()
+
+
+class _Reader:
+    """Turns SSE payloads into header fields and validated steps in the buffer."""
+
+    def __init__(self, owner: OpenAIPlanner, out: PlanBuffer, parser: PlanStreamParser) -> None:
+        self._owner = owner
+        self._out = out
+        self._parser = parser
+        self.seen_chunk = False
+        self.done_marker = False
+        self.finish_reason: str | None = None
+        self._limit_hit = False
+        self._items = 0
+
+    def chunk(self, data: str) -> bool:
+        """Handle one SSE payload; True when reading should stop."""
+        self.seen_chunk = True
+        if data.strip() == "[DONE]":
+            self.done_marker = True
+            return True
+        try:
+            obj = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            raise LLMError("invalid_chunk", f"not JSON: {data[:80]!r}") from None
+        if not isinstance(obj, dict):
+            raise LLMError("invalid_chunk", f"not a JSON object: {data[:80]!r}")
+        if "error" in obj:
+            raise LLMError("server_error", _error_text(obj["error"]))
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return False  # e.g. a usage-only chunk
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        delta = choice.get("delta") or {}
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content and not self._parser.done:
+            self._feed(content)
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str):
+            self.finish_reason = reason
+        return self._limit_hit
+
+    def _feed(self, content: str) -> None:
+        try:
+            events = self._parser.feed(content)
+        except InvalidJSON as exc:
+            raise LLMError("invalid_json", str(exc)) from None
+        except WrongShape as exc:
+            raise LLMError("wrong_shape", str(exc)) from None
+        except StreamError as exc:
+            raise LLMError("invalid_json", str(exc)) from None
+        for event in events:
+            if isinstance(event, Field):
+                self._header(event.key, event.value)
+                continue
+            self._items += 1
+            if len(self._out.steps) >= dsl.LIMITS.STEPS:
+                self._limit_hit = True
+                reason = f"steps beyond the {dsl.LIMITS.STEPS}-step limit ignored"
+                self._out.drop(reason)
+                log.warning("llm step limit reached limit=%d", dsl.LIMITS.STEPS)
+                return
+            try:
+                step = dsl.parse_step(event.value)
+            except dsl.StepError as exc:
+                reason = f"step {event.index}: {exc}"
+                self._out.drop(reason)
+                log.info("llm step dropped cause=schema_violation detail=%s", _kv(reason))
+                continue
+            if not self._out.steps:
+                self._out.origin = self._owner.name
+            self._out.add(step)
+
+    def _header(self, key: str, value: Any) -> None:
+        if key == "v":
+            if value != dsl.VERSION:
+                raise LLMError("wrong_shape", f"unsupported plan version {value!r}")
+        elif key == "seed":
+            if isinstance(value, float) and math.isfinite(value):
+                value = round(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                self._out.set_header(seed=value % (dsl.LIMITS.SEED + 1))
+            else:
+                self._drop(f"seed must be an integer, got {value!r}")
+        elif key == "bg":
+            if value is None:
+                return
+            try:
+                if not isinstance(value, str):
+                    raise dsl.StepError(f"bg must be a colour string, got {value!r}")
+                self._out.set_header(bg=dsl.normalize_color(value))
+            except dsl.StepError as exc:
+                self._drop(f"bg: {exc}")
+        else:
+            self._drop(f"unknown plan field {key!r} ignored")
+
+    def _drop(self, reason: str) -> None:
+        self._out.drop(reason)
+        log.info("llm header dropped cause=schema_violation detail=%s", _kv(reason))
+
+    def finish(self) -> None:
+        """The stream ended (or was stopped on purpose): is the plan complete and usable?"""
+        if not self._limit_hit:
+            try:
+                self._parser.finish()
+            except Truncated as exc:
+                if self.finish_reason == "length":
+                    detail = f"max_tokens ({self._owner._s.LLM_MAX_TOKENS}) reached: {exc}"
+                else:
+                    detail = str(exc)
+                raise LLMError("cut_off", detail) from None
+            except WrongShape as exc:
+                raise LLMError("wrong_shape", str(exc)) from None
+        if not self._out.steps:
+            raise LLMError(
+                "no_valid_step",
+                f"{self._items} step(s) written, none valid: " + "; ".join(self._out.errors[-3:]),
+            )
+
+
+async def _status_error(resp: httpx.Response) -> LLMError:
+    body = (await resp.aread())[:2000]
+    try:
+        detail = _error_text(msgspec.json.decode(body).get("error"))
+    except (msgspec.DecodeError, AttributeError):
+        detail = body.decode("utf-8", "replace")[:200]
+    code = resp.status_code
+    retryable = code >= 500 or code in (408, 409, 429)
+    return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
+
+
+def _error_text(err: object) -> str:
+    if isinstance(err, dict):
+        return str(err.get("message") or err)
+    return str(err)

@@ -1,0 +1,256 @@
+"""A fake OpenAI-compatible chat server (Hypercorn on loopback) that misbehaves on request.
+
+It speaks the same wire format as llama.cpp's ``llama-server`` and Ollama's ``/v1`` API:
+``GET /v1/models``, ``POST /v1/chat/completions`` with ``stream: true`` answered as
+``text/event-stream`` ``data: {chat.completion.chunk}`` lines ending in ``data: [DONE]``, and
+OpenAI-style ``{"error": {...}}`` bodies for errors. Each request takes the next queued
+:class:`Reply` (or the default one), which says what to stream and how to fail: slowly, with
+a stall, cut off mid-JSON (cleanly or by dropping the connection), with a garbage chunk, an
+in-stream error, an HTTP error status, or not at all before a long wait.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass
+class Reply:
+    """How the fake answers one chat request."""
+
+    content: str = ""
+    """The assistant text to stream (normally a plan's JSON)."""
+    chunk_chars: int = 7
+    """Characters of ``content`` per streamed chunk."""
+    delay: float = 0.0
+    """Seconds between chunks (a slow model)."""
+    status: int = 200
+    """Anything but 200 answers with an OpenAI-style error body instead of a stream."""
+    hang: float = 0.0
+    """Seconds to wait before sending the response headers."""
+    stall_after: int | None = None
+    """Stop sending (but keep the connection open) after this many characters of content."""
+    cut_after: int | None = None
+    """End the stream after this many characters of content."""
+    cut: Literal["eof", "abort"] = "eof"
+    """``eof``: a clean HTTP end without ``[DONE]``; ``abort``: drop the connection mid-body."""
+    garbage_after: int | None = None
+    """Send a data line that is not JSON after this many characters of content."""
+    error_after: int | None = None
+    """Send an in-stream ``{"error": …}`` event after this many characters of content."""
+    finish_reason: str = "stop"
+    split_bytes: int | None = None
+    """Write the SSE bytes in pieces of this size (splitting lines and UTF-8 characters)."""
+
+
+@dataclass
+class FakeLLM:
+    """The fake's state: queued replies and every request it received (decoded JSON)."""
+
+    model: str = "fake-model"
+    default: Reply | Callable[[dict[str, Any]], Reply] = field(default_factory=Reply)
+    replies: deque[Reply] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+    """``http://127.0.0.1:PORT/v1`` once serving."""
+
+    def push(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    async def serve(self, *, port: int = 0, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve on 127.0.0.1 until cancelled; ``task_status`` gets the base URL (``…/v1``)."""
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 0.5
+
+        async def run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            await hypercorn_serve(self.app, config, task_status=task_status)  # type: ignore[arg-type]
+
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(run)
+            self.url = binds[0] + "/v1"
+            task_status.started(self.url)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/v1/models" and method == "GET":
+            await _json(send, 200, {"object": "list", "data": [self._model_entry()]})
+        elif path == "/v1/chat/completions" and method == "POST":
+            await self._chat(receive, send)
+        else:
+            await _json(send, 404, _error(f"no route {method} {path}", "not_found_error"))
+
+    def _model_entry(self) -> dict[str, Any]:
+        return {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
+
+    async def _chat(self, receive: Receive, send: Send) -> None:
+        raw = b""
+        while True:
+            msg = await receive()
+            raw += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            await _json(send, 400, _error("request body is not JSON", "invalid_request_error"))
+            return
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            await _json(send, 400, _error("'messages' is required", "invalid_request_error"))
+            return
+        self.requests.append(body)
+        reply = self.replies.popleft() if self.replies else self.default
+        if callable(reply):
+            reply = reply(body)
+        if reply.hang:
+            await trio.sleep(reply.hang)
+        if reply.status != 200:
+            await _json(send, reply.status, _error(f"fake failure {reply.status}", "server_error"))
+            return
+        if not body.get("stream"):
+            await _json(send, 200, self._completion(reply))
+            return
+        await self._stream(reply, send)
+
+    def _completion(self, reply: Reply) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.content},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
+        }
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        obj = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+
+    async def _stream(self, reply: Reply, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
+
+        async def write(data: bytes) -> None:
+            size = reply.split_bytes or len(data)
+            for i in range(0, len(data), size):
+                await send(
+                    {"type": "http.response.body", "body": data[i : i + size], "more_body": True}
+                )
+
+        await write(self._chunk({"role": "assistant", "content": None}))
+        text, sent = reply.content, 0
+        marks = [
+            m
+            for m in (reply.stall_after, reply.cut_after, reply.garbage_after, reply.error_after)
+            if m is not None
+        ]
+        while sent < len(text):
+            if sent > 0 and reply.delay:
+                await trio.sleep(reply.delay)
+            end = min(len(text), sent + reply.chunk_chars)
+            end = min([end, *[m for m in marks if m > sent]])
+            await write(self._chunk({"content": text[sent:end]}))
+            sent = end
+            if sent == reply.garbage_after:
+                await write(b"data: {not json at all\n\n")
+            if sent == reply.error_after:
+                err = _error("fake in-stream failure", "server_error")
+                await write(b"data: " + json.dumps(err).encode() + b"\n\n")
+            if sent == reply.stall_after:
+                await trio.sleep_forever()
+            if sent == reply.cut_after:
+                if reply.cut == "abort":
+                    return  # response unfinished: Hypercorn drops the connection
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+        await write(self._chunk({}, reply.finish_reason))
+        await write(b"data: [DONE]\n\n")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "code": None}}
+
+
+async def _json(send: Send, status: int, obj: Any) -> None:
+    body = json.dumps(obj).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def unaccepting_listener(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """A loopback port whose accept queue is full, so new connections time out.
+
+    ``task_status`` gets the URL (``http://127.0.0.1:PORT/v1``); the socket lives until
+    cancelled. Connections that never complete are what an overloaded or firewalled host
+    looks like to a client: a connect timeout, not a refusal.
+    """
+    listener = trio.socket.socket()
+    fillers: list[trio.socket.SocketType] = []
+    try:
+        await listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        # Fill the accept queue (backlog 0 still admits one) with connections never accepted.
+        for _ in range(3):
+            s = trio.socket.socket()
+            fillers.append(s)
+            with trio.move_on_after(0.2):
+                await s.connect(("127.0.0.1", port))
+        task_status.started(f"http://127.0.0.1:{port}/v1")
+        await trio.sleep_forever()
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
