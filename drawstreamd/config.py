@@ -123,9 +123,7 @@ class Settings(BaseSettings):
             return [w.strip() for w in value.split(",") if w.strip()]
         return value
 
-    @field_validator(
-        "DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after"
-    )
+    @field_validator("DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after")
     @classmethod
     def _url(cls, value: str) -> str:
         if "://" not in value:
@@ -146,7 +144,9 @@ class Settings(BaseSettings):
     # -- derived -------------------------------------------------------------------------
     @property
     def da_configured(self) -> bool:
-        return bool(self.DA_ACCESS_TOKEN.get_secret_value() or self.DA_REFRESH_TOKEN.get_secret_value())
+        return bool(
+            self.DA_ACCESS_TOKEN.get_secret_value() or self.DA_REFRESH_TOKEN.get_secret_value()
+        )
 
     def window_scale(self) -> int:
         """The canvas upscale: WINDOW_SCALE, or the largest integer that leaves room for the HUD."""

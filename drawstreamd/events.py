@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from drawstreamd.model import Event
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 class Subscription:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 import trio
 
 from drawstreamd.model import UNFINISHED, Donation, QueueItem, Status
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
 
 T = TypeVar("T")
 
@@ -76,9 +78,7 @@ class Journal:
     @classmethod
     def open(cls, path: Path) -> Journal:
         try:
-            conn = sqlite3.connect(
-                path, timeout=2.0, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(path, timeout=2.0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {path}: cannot open: {exc}") from None
         try:
@@ -272,7 +272,9 @@ class Journal:
         return bytes(row[0]) if row and row[0] is not None else None
 
     async def count(self) -> int:
-        return await self._run(lambda: self._conn.execute("SELECT COUNT(*) FROM donations").fetchone()[0])
+        return await self._run(
+            lambda: self._conn.execute("SELECT COUNT(*) FROM donations").fetchone()[0]
+        )
 
     # -- meta ------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:

@@ -8,14 +8,17 @@ comes out of the channel but is no longer pending (removed, cleared) is passed o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from drawstreamd.events import EventBus
-from drawstreamd.journal import Journal
 from drawstreamd.model import Donation, QueueItem, Status
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from drawstreamd.events import EventBus
+    from drawstreamd.journal import Journal
 
 PREVIEW = 5
 
@@ -95,7 +98,7 @@ class DrawQueue:
         return next(iter(self.pending.values()), None)
 
     def preview(self, n: int = PREVIEW) -> list[QueueItem]:
-        out = []
+        out: list[QueueItem] = []
         for item in self.pending.values():
             if len(out) == n:
                 break

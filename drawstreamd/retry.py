@@ -29,7 +29,7 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def next_delay(self) -> float:
-        raw = min(self.cap, self.base * (2.0 ** self.failures))
+        raw = min(self.cap, self.base * (2.0**self.failures))
         self.failures += 1
         spread = raw * self.jitter
         delay = raw - spread + self.rng.random() * spread

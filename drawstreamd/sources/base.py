@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from drawstreamd.model import Donation
+if TYPE_CHECKING:
+    from drawstreamd.model import Donation
 
 
 class DonationSink(Protocol):

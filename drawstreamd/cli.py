@@ -1,0 +1,213 @@
+"""``drawstreamd``: the daemon and its tools.
+
+    drawstreamd [--demo] [--headless] [--no-window]
+                [--config PATH] [--state-dir DIR] [--socket PATH]
+    drawstreamd check-config   print the effective configuration (secrets masked)
+    drawstreamd schema         print the Canvas-DSL JSON Schema
+    drawstreamd render PLAN.json -o OUT.png [--at-ms T] [--scale N]
+    drawstreamd plan "MESSAGE" [--backend openai|builtin]
+    drawstreamd gatekeeper     classify stdin lines as JSON lines
+    drawstreamd auth           authorise with Donation Alerts and store the tokens
+
+Exit status: 0 success, 1 a runtime error, 2 bad configuration or usage.
+Heavy imports happen only in the subcommand that needs them, so the tools start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from drawstreamd.config import Settings
+
+TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "run")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("drawstreamd")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML config file (default: $XDG_CONFIG_HOME/drawstreamd/config.toml)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="journal, gallery, tokens (default: $XDG_STATE_HOME/drawstreamd)",
+    )
+    parser.add_argument(
+        "--socket",
+        type=Path,
+        metavar="PATH",
+        help="control socket (default: $XDG_RUNTIME_DIR/drawstreamd/control.sock)",
+    )
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="drawstreamd",
+        description="Donation-driven live-drawing daemon. Tools: " + ", ".join(TOOLS[:-1]) + ".",
+    )
+    _common(p)
+    p.add_argument("--demo", action="store_true", help="feed a scripted demo donation source")
+    p.add_argument(
+        "--headless", action="store_true", help="no real window: SDL's dummy video driver"
+    )
+    p.add_argument(
+        "--no-window", action="store_true", help="no pygame window at all (browser overlay only)"
+    )
+    p.add_argument("--version", action="version", version=f"drawstreamd {_version()}")
+    return p
+
+
+def load_settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from env/.env/TOML with the command line on top; exits 2 on bad config."""
+    from drawstreamd import config
+
+    overrides: dict[str, Any] = {
+        "STATE_DIR": getattr(args, "state_dir", None),
+        "CONTROL_SOCKET": getattr(args, "socket", None),
+        **extra,
+    }
+    try:
+        return config.load(getattr(args, "config", None), **overrides)
+    except config.ConfigError as exc:
+        for line in exc.lines:
+            print(f"drawstreamd: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    tool = argv[0] if argv and argv[0] in TOOLS else "run"
+    if tool != "run" or (argv and argv[0] == "run"):
+        argv = argv[1:]
+    try:
+        if tool == "gatekeeper":
+            from drawstreamd.gatekeeper.cli import main as gatekeeper_main
+
+            return gatekeeper_main(argv)
+        if tool == "schema":
+            from drawstreamd.render.cli import schema_main
+
+            return schema_main(argv)
+        if tool == "render":
+            from drawstreamd.render.cli import render_main
+
+            return render_main(argv)
+        if tool == "check-config":
+            return _check_config(argv)
+        if tool == "plan":
+            return _plan(argv)
+        if tool == "auth":
+            return _auth(argv)
+        return _run(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _check_config(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="drawstreamd check-config",
+        description="Print the effective configuration, secrets masked.",
+    )
+    _common(p)
+    args = p.parse_args(argv)
+    settings = load_settings(args)
+    from drawstreamd.config import effective
+
+    for key, value in effective(settings).items():
+        print(f"{key}={value}")
+    return 0
+
+
+def _plan(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="drawstreamd plan", description="Print the plan the planner makes for MESSAGE."
+    )
+    _common(p)
+    args, rest = p.parse_known_args(argv)
+    settings = load_settings(args)
+    from drawstreamd.plan.cli import main as plan_main
+
+    return plan_main(settings, rest)
+
+
+def _auth(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="drawstreamd auth", add_help=False)
+    _common(p)
+    args, rest = p.parse_known_args(argv)
+    settings = load_settings(args)
+    from drawstreamd.sources.donationalerts.auth_cli import main as auth_main
+
+    return auth_main(settings, rest)
+
+
+def _run(argv: list[str]) -> int:
+    args = _run_parser().parse_args(argv)
+    settings = load_settings(args)
+    from drawstreamd import logs
+
+    logs.setup(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=_secrets(settings))
+    import logging
+
+    log = logging.getLogger("drawstreamd")
+    from drawstreamd.daemon import Options, StartupError, lock_state_dir, prepare_state_dir
+    from drawstreamd.journal import Journal, JournalError
+    from drawstreamd.render.window import prepare_sdl
+
+    try:
+        prepare_state_dir(settings.STATE_DIR)
+        lock_state_dir(settings.STATE_DIR)
+        journal = Journal.open(settings.STATE_DIR / "journal.sqlite3")
+    except (StartupError, JournalError) as exc:
+        log.error("%s", exc)
+        return 1
+    headless = prepare_sdl(args.headless) if not args.no_window else True
+    options = Options(
+        config_path=args.config,
+        overrides={"STATE_DIR": args.state_dir, "CONTROL_SOCKET": args.socket},
+        demo=args.demo,
+        headless=headless,
+        window=not args.no_window,
+    )
+    import trio
+
+    from drawstreamd.daemon import main as daemon_main
+
+    try:
+        trio.run(daemon_main, settings, journal, options)
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        journal.close()
+    return 0
+
+
+def _secrets(settings: Settings) -> list[str]:
+    from drawstreamd.config import SECRET_KEYS
+
+    out = []
+    for key in SECRET_KEYS:
+        value = getattr(settings, key).get_secret_value()
+        if value:
+            out.append(value)
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

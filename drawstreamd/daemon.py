@@ -1,0 +1,300 @@
+"""The supervisor: one Trio nursery, services started in dependency order, graceful shutdown.
+
+journal → worker → renderer → control surfaces → donation sources. A control surface or a
+donation source that fails is restarted with backoff; the daemon does not die because a
+socket dropped. SIGINT/SIGTERM stop it gracefully (the drawing in progress is journaled as
+interrupted and drawn first on the next start); SIGHUP reloads what is safe to change live.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import trio
+
+from drawstreamd import config as config_mod
+from drawstreamd import logs, systemd
+from drawstreamd.events import EventBus
+from drawstreamd.gallery import Gallery
+from drawstreamd.queue import DrawQueue
+from drawstreamd.render.scene import Scene
+from drawstreamd.render.window import Renderer
+from drawstreamd.retry import Backoff
+from drawstreamd.worker import Worker
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from drawstreamd.config import Settings
+    from drawstreamd.journal import Journal
+
+log = logging.getLogger("drawstreamd.daemon")
+
+LIVE_KEYS = (
+    "SHOW_DURATION_SEC",
+    "DEFAULT_STEP_DURATION_MS",
+    "LOG_LEVEL",
+    "GATEKEEPER_BLOCK_WORDS",
+    "GATEKEEPER_ALLOW_WORDS",
+    "HUD_MASK_PROFANITY",
+    "DRAW_MIN_AMOUNT",
+    "LLM_TEMPERATURE",
+    "LLM_MAX_TOKENS",
+)
+"""Keys SIGHUP applies without a restart; the others need one (the log says which)."""
+
+
+class StartupError(Exception):
+    """A one-line reason the daemon cannot start."""
+
+
+@dataclass
+class Options:
+    config_path: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    demo: bool = False
+    headless: bool = False
+    window: bool = True
+
+
+# -- before Trio: the state dir, the lock, the journal -----------------------------------------
+def prepare_state_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(f"state dir {path}: not writable ({exc.strerror or exc})") from None
+
+
+def lock_state_dir(path: Path) -> int:
+    """Hold ``<state>/drawstreamd.lock`` for the life of the process; one daemon per state dir."""
+    lock_path = path / "drawstreamd.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StartupError(f"state dir {path}: cannot create lock file ({exc.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StartupError(
+            f"another drawstreamd (pid {other}) is already running with state dir {path}"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+# -- inside Trio -------------------------------------------------------------------------------
+async def supervise(
+    name: str,
+    service: Callable[..., Awaitable[Any]],
+    *,
+    fatal_first: bool = False,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``service`` (a ``serve(task_status=…)`` callable) and restart it with backoff.
+
+    Hands back what the first successful start handed back. A service that returns normally
+    is done (e.g. a source with no credentials). With ``fatal_first`` a failure before the
+    first start is raised (the daemon cannot come up without it).
+    """
+    backoff = Backoff(base=1.0, cap=30.0, floor=1.0)
+    started = False
+    while True:
+        began = trio.current_time()
+        try:
+            async with trio.open_nursery() as nursery:
+                value = await nursery.start(service)
+                if not started:
+                    started = True
+                    task_status.started(value)
+        except Exception as exc:
+            if not started and fatal_first:
+                raise
+            if trio.current_time() - began > 60:
+                backoff.reset()
+            delay = backoff.next_delay()
+            log.error(
+                "service failed name=%s error=%s; restarting in %.1fs", name, _one(exc), delay
+            )
+            if not started:
+                started = True
+                task_status.started(None)
+            await trio.sleep(delay)
+            continue
+        log.info("service finished name=%s", name)
+        if not started:
+            task_status.started(None)
+        return
+
+
+def _one(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Daemon:
+    def __init__(self, settings: Settings, journal: Journal, options: Options) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.options = options
+        self.events = EventBus()
+        self.queue = DrawQueue(journal, self.events)
+        self.scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
+        self.gallery = Gallery(settings.STATE_DIR / "gallery")
+        self.notifier = systemd.Notifier.from_env()
+        self.stop = trio.Event()
+        self.gatekeeper = _make_gatekeeper(settings)
+        self.worker: Worker | None = None
+        self.renderer: Renderer | None = None
+
+    async def run(self) -> None:
+        s = self.settings
+        restored = await self.queue.restore()
+        if restored:
+            log.info("restored unfinished donations count=%d", len(restored))
+        async with httpx.AsyncClient() as http, trio.open_nursery() as nursery:
+            await nursery.start(self._signals)
+            llm = None
+            if s.LLM_BACKEND == "openai":
+                from drawstreamd.plan.llm import OpenAIPlanner
+
+                llm = OpenAIPlanner(s, http)
+            worker = Worker(
+                s,
+                self.queue,
+                self.journal,
+                self.events,
+                self.scene,
+                self.gatekeeper,
+                self.gallery,
+                llm,
+            )
+            self.worker = await nursery.start(worker.serve)
+            renderer = Renderer(
+                s, self.scene, headless=self.options.headless, window=self.options.window
+            )
+            self.renderer = await nursery.start(renderer.serve)
+            await self._start_control(nursery)
+            self.notifier.ready(status=self._status_text())
+            await nursery.start(
+                systemd.serve_watchdog, self.notifier, [worker.heartbeat, renderer.heartbeat]
+            )
+            nursery.start_soon(self._status_loop)
+            await self._start_sources(nursery, http)
+            log.info(
+                "drawstreamd running state_dir=%s planner=%s window=%s",
+                s.STATE_DIR,
+                s.LLM_BACKEND,
+                "off" if not self.options.window else ("headless" if renderer.headless else "on"),
+            )
+            await self.stop.wait()
+            log.info("stopping: finishing what is safe within %.1fs", s.SHUTDOWN_GRACE_SEC)
+            self.notifier.stopping()
+            nursery.cancel_scope.deadline = trio.current_time() + s.SHUTDOWN_GRACE_SEC
+            nursery.cancel_scope.cancel()
+        log.info("stopped")
+
+    async def _start_control(self, nursery: trio.Nursery) -> None:
+        """Control surfaces: the Unix socket and the HTTP API (added when available)."""
+        hooks: list[Callable[[trio.Nursery, Daemon], Awaitable[None]]] = CONTROL_HOOKS
+        for hook in hooks:
+            await hook(nursery, self)
+
+    async def _start_sources(self, nursery: trio.Nursery, http: httpx.AsyncClient) -> None:
+        if self.options.demo:
+            from drawstreamd.sources import demo
+
+            await nursery.start(
+                supervise,
+                "demo",
+                lambda task_status: demo.serve(self.queue, task_status=task_status),
+            )
+        for hook in SOURCE_HOOKS:
+            await hook(nursery, self, http)
+
+    async def _signals(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            task_status.started()
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("signal received signal=%s", signal.Signals(signum).name)
+                    self.stop.set()
+
+    async def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            new = config_mod.load(self.options.config_path, **self.options.overrides)
+        except config_mod.ConfigError as exc:
+            for line in exc.lines:
+                log.error("reload refused, keeping the old config: %s", line)
+            self.notifier.ready(status=self._status_text())
+            return
+        changed = []
+        for key in LIVE_KEYS:
+            if getattr(new, key) != getattr(self.settings, key):
+                setattr(self.settings, key, getattr(new, key))
+                changed.append(key)
+        needs_restart = [
+            k
+            for k in type(new).model_fields
+            if k not in LIVE_KEYS and getattr(new, k) != getattr(self.settings, k)
+        ]
+        logs.set_level(self.settings.LOG_LEVEL)
+        self.scene.default_ms = self.settings.DEFAULT_STEP_DURATION_MS
+        reload_words = getattr(self.gatekeeper, "reload", None)
+        if reload_words is not None:
+            reload_words(self.settings.GATEKEEPER_BLOCK_WORDS, self.settings.GATEKEEPER_ALLOW_WORDS)
+        log.info(
+            "config reloaded changed=%s needs_restart=%s",
+            ",".join(changed) or "-",
+            ",".join(needs_restart) or "-",
+        )
+        self.notifier.ready(status=self._status_text())
+
+    def _status_text(self) -> str:
+        worker = self.worker
+        phase = worker.phase if worker else "starting"
+        paused = " (paused)" if self.queue.paused else ""
+        return f"{phase}{paused}: {len(self.queue)} queued"
+
+    async def _status_loop(self) -> None:
+        last = ""
+        while True:
+            text = self._status_text()
+            if text != last:
+                self.notifier.status(text)
+                last = text
+            await trio.sleep(1.0)
+
+
+def _make_gatekeeper(settings: Settings) -> Any:
+    from drawstreamd.gatekeeper.filter import Gatekeeper
+
+    return Gatekeeper(settings.GATEKEEPER_BLOCK_WORDS, settings.GATEKEEPER_ALLOW_WORDS)
+
+
+ControlHook = Callable[[trio.Nursery, Daemon], Awaitable[None]]
+SourceHook = Callable[[trio.Nursery, Daemon, httpx.AsyncClient], Awaitable[None]]
+CONTROL_HOOKS: list[ControlHook] = []
+SOURCE_HOOKS: list[SourceHook] = []
+
+
+async def main(settings: Settings, journal: Journal, options: Options) -> None:
+    await Daemon(settings, journal, options).run()
