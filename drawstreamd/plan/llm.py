@@ -185,7 +185,7 @@ class OpenAIPlanner:
         except httpx.ConnectTimeout:
             raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
         except httpx.ConnectError as exc:
-            cause = "connection_refused" if "refused" in str(exc).lower() else "connect_error"
+            cause = "connection_refused" if _refused(exc) else "connect_error"
             raise LLMError(cause, f"{url}: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException as exc:
             raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
@@ -208,8 +208,8 @@ class OpenAIPlanner:
         parser = PlanStreamParser()
         reader = _Reader(self, out, parser)
         chunks = resp.aiter_raw()
-        finished = False
-        while not finished:
+        finished = False  # [DONE] or the step limit: read on to the end, unparsed
+        while True:
             # Before the first chunk only the total timeout applies (a cold model loads).
             idle = self._idle if reader.seen_chunk else math.inf
             with trio.move_on_after(idle) as scope:
@@ -217,13 +217,20 @@ class OpenAIPlanner:
                     raw = await chunks.__anext__()
                 except StopAsyncIteration:
                     break
+                except httpx.HTTPError as exc:
+                    if not (finished or parser.done):
+                        raise
+                    log.debug("llm stream ended badly after a complete plan error=%s", _kv(exc))
+                    break
             if scope.cancelled_caught:
-                if parser.done:
+                if finished or parser.done:
                     break
                 raise LLMError(
                     "idle_timeout",
                     f"no data for {idle:g} s after {len(out.steps)} step(s)",
                 )
+            if finished:
+                continue
             for data in sse.feed(raw):
                 if reader.chunk(data):
                     finished = True
@@ -359,6 +366,19 @@ async def _status_error(resp: httpx.Response) -> LLMError:
     code = resp.status_code
     retryable = code >= 500 or code in (408, 409, 429)
     return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Was a connection refused somewhere in this chain (Trio groups per-address errors)?"""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        if isinstance(exc, BaseExceptionGroup):
+            return any(_refused(e) for e in exc.exceptions)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def _error_text(err: object) -> str:

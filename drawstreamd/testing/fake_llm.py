@@ -65,6 +65,8 @@ class FakeLLM:
     default: Reply | Callable[[dict[str, Any]], Reply] = field(default_factory=Reply)
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    models_status: int = 200
+    """Status of ``GET /v1/models`` (503: a server still loading its model)."""
     url: str = ""
     """``http://127.0.0.1:PORT/v1`` once serving."""
 
@@ -94,7 +96,9 @@ class FakeLLM:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
-        if path == "/v1/models" and method == "GET":
+        if path == "/v1/models" and method == "GET" and self.models_status != 200:
+            await _json(send, self.models_status, _error("loading model", "unavailable_error"))
+        elif path == "/v1/models" and method == "GET":
             await _json(send, 200, {"object": "list", "data": [self._model_entry()]})
         elif path == "/v1/chat/completions" and method == "POST":
             await self._chat(receive, send)
