@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Plan, Step
+from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Plan, Step, animation_of
 from drawstreamd.render.raster import Shadow, Write, color, compile_step
 
 
@@ -19,6 +19,7 @@ from drawstreamd.render.raster import Shadow, Write, color, compile_step
 class _Compiled:
     start: int
     duration: int
+    """Reveal time: 0 for ``instant`` steps (their ``ms`` is a pause after them)."""
     writes: list[Write]
 
     def visible(self, t_ms: int) -> int:
@@ -80,7 +81,8 @@ class Timeline:
         duration = min(step.ms if step.ms is not None else self.default_ms, self._budget)
         self._budget -= duration
         start = max(self.total_ms, self._t) + delay
-        self._steps.append(_Compiled(start, duration, writes))
+        reveal = 0 if animation_of(step) == "instant" else duration
+        self._steps.append(_Compiled(start, reveal, writes))
         self.total_ms = start + duration
 
     def close(self) -> None:
