@@ -23,6 +23,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import pygame
+import pygame.freetype
 
 if TYPE_CHECKING:
     from drawstreamd.render.scene import Hud
@@ -121,6 +122,9 @@ class HudPainter:
             "small": pygame.font.Font(font_path(False), int(u * 1.1)),
             "caption": pygame.font.Font(font_path(True), int(u * 2.4)),
         }
+        pygame.freetype.init()
+        self._probe = pygame.freetype.Font(font_path(False), 12)
+        self._covered: dict[str, bool] = {}
         self._cache: OrderedDict[tuple[str, str, tuple[int, int, int]], pygame.Surface] = (
             OrderedDict()
         )
@@ -130,12 +134,18 @@ class HudPainter:
 
     # -- text --------------------------------------------------------------------------------
     def printable(self, font: str, text: str) -> str:
-        """``text`` without the characters the font has no glyph for (emoji…)."""
-        f = self.fonts[font]
-        metrics = f.metrics(text)
-        if metrics is None or all(m is not None for m in metrics):
+        """``text`` without the characters the font has no glyph for (emoji…).
+
+        Such characters would otherwise come out as boxes. Both HUD faces (regular, bold)
+        cover the same characters, so one probe answers for every font.
+        """
+        covered = self._covered
+        for c in text:
+            if c not in covered:
+                covered[c] = c.isspace() or self._probe.get_metrics(c)[0] is not None
+        if all(covered[c] for c in text):
             return text
-        return "".join(c for c, m in zip(text, metrics, strict=False) if m is not None)
+        return " ".join("".join(c for c in text if covered[c]).split())
 
     def text(self, text: str, font: str, colour: tuple[int, int, int]) -> pygame.Surface:
         key = (text, font, colour)
