@@ -122,7 +122,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
 def case_plan(name: str) -> dsl.Plan:
     steps = [{"ms": 1000, **s} for s in CASES[name]]
     plan, reasons = dsl.validate({"v": 1, "seed": 42, "bg": "white", "steps": steps})
-    assert plan is not None and not reasons, reasons
+    assert not reasons, reasons
+    assert plan is not None
     return plan
 
 
