@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -19,10 +18,20 @@ from drawstreamd.plan.llm import LLMError, OpenAIPlanner
 from drawstreamd.retry import Backoff
 from drawstreamd.testing.fake_llm import FakeLLM, Reply, unaccepting_listener
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 PLAN_JSON = builtin.few_shot(1)[0][1]
 PLAN = json.loads(PLAN_JSON)
-EXPECTED = dsl.validate(PLAN_JSON)[0]
-assert EXPECTED is not None
+
+
+def _expected() -> dsl.Plan:
+    plan, errors = dsl.validate(PLAN_JSON)
+    assert plan is not None, errors
+    return plan
+
+
+EXPECTED = _expected()
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +128,8 @@ async def test_the_request_is_streamed_schema_constrained_and_quotes_the_message
     assert '"draw a cat"' in body["messages"][-1]["content"]
     # few-shot examples from the builtin library come as earlier turns
     assistant = [m["content"] for m in body["messages"] if m["role"] == "assistant"]
-    assert assistant and all(dsl.validate(a)[0] is not None for a in assistant)
+    assert assistant
+    assert all(dsl.validate(a)[0] is not None for a in assistant)
 
 
 async def test_steps_reach_the_buffer_while_a_slow_stream_is_still_running(
@@ -157,7 +167,8 @@ async def test_planning_can_be_cancelled_midstream_and_the_next_plan_still_works
         assert not out.closed
         again = PlanBuffer()
         await planner.plan("cat", again)
-    assert again.closed and len(again.steps) == len(EXPECTED.steps)
+    assert again.closed
+    assert len(again.steps) == len(EXPECTED.steps)
 
 
 # -- the model misbehaves ------------------------------------------------------------------
@@ -172,10 +183,12 @@ async def test_invalid_steps_are_dropped_with_reasons_and_valid_ones_kept(
     out = PlanBuffer()
     with trio.fail_after(20):
         await make_planner(http, fake.url).plan("cat", out)
-    assert out.closed and len(out.steps) == 2
+    assert out.closed
+    assert len(out.steps) == 2
     assert len(out.errors) == 3
     assert "unknown op 'spiral'" in out.errors[0]
-    assert out.errors[2].startswith("step 3:") and "plaid" in out.errors[2]
+    assert out.errors[2].startswith("step 3:")
+    assert "plaid" in out.errors[2]
     assert logged(caplog, "cause=schema_violation")
 
 
@@ -189,7 +202,8 @@ async def test_a_plan_with_no_valid_step_fails_and_leaves_the_buffer_for_the_fal
         err = await fails_with(make_planner(http, fake.url, attempts=2), out, "no_valid_step")
     assert "2 step(s) written, none valid" in err.detail
     assert len(fake.requests) == 2, "a plan without a valid step is retried"
-    assert not out.closed and out.steps == []
+    assert not out.closed
+    assert out.steps == []
     assert logged(caplog, "cause=no_valid_step")
 
 
@@ -246,7 +260,8 @@ async def test_injection_cannot_lift_the_step_limit(
     assert any("limit" in e for e in out.errors)
     assert logged(caplog, "step limit reached")
     user = fake.requests[0]["messages"][-1]["content"]
-    assert user.count("DONOR_MESSAGE>>>") == 1 and user.rstrip().endswith("DONOR_MESSAGE>>>")
+    assert user.count("DONOR_MESSAGE>>>") == 1
+    assert user.rstrip().endswith("DONOR_MESSAGE>>>")
     assert json.dumps(" ".join(message.split()).replace(">>>", ">>"), ensure_ascii=False) in user
 
 
@@ -262,7 +277,8 @@ async def test_a_stream_cut_off_mid_json_keeps_the_steps_already_drawn(
     with trio.fail_after(20):
         err = await fails_with(make_planner(http, fake.url, attempts=3), out, "cut_off")
     assert "after 2 complete step(s)" in err.detail
-    assert len(out.steps) == 2 and out.closed
+    assert len(out.steps) == 2
+    assert out.closed
     assert len(fake.requests) == 1, "no retry once steps are on the canvas"
     assert logged(caplog, "cause=cut_off")
 
@@ -275,7 +291,8 @@ async def test_a_dropped_connection_mid_json_is_cut_off(
     with trio.fail_after(20):
         err = await fails_with(make_planner(http, fake.url), out, "cut_off")
     assert "connection broke" in err.detail
-    assert out.steps and out.closed
+    assert out.steps
+    assert out.closed
 
 
 async def test_max_tokens_reached_mid_plan_says_so(fake: FakeLLM, http: httpx.AsyncClient) -> None:
@@ -294,7 +311,8 @@ async def test_a_stalled_stream_hits_the_idle_timeout_not_the_total(
     with trio.fail_after(20):
         await fails_with(make_planner(http, fake.url, idle=0.3, timeout=30), out, "idle_timeout")
     assert trio.current_time() - start < 5
-    assert out.steps and out.closed
+    assert out.steps
+    assert out.closed
     assert logged(caplog, "cause=idle_timeout")
 
 
@@ -338,7 +356,8 @@ async def test_a_5xx_is_retried_and_the_retry_can_succeed(
     out = PlanBuffer()
     with trio.fail_after(20):
         await make_planner(http, fake.url, attempts=2).plan("cat", out)
-    assert out.closed and len(out.steps) == len(EXPECTED.steps)
+    assert out.closed
+    assert len(out.steps) == len(EXPECTED.steps)
     assert logged(caplog, "cause=http_status attempt=1/2")
     assert logged(caplog, "503")
 

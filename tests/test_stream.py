@@ -138,9 +138,10 @@ def test_an_empty_stream_is_cut_off() -> None:
 )
 def test_invalid_json_is_reported_at_the_offending_character(text: str, offset: int) -> None:
     parser = PlanStreamParser()
+    for ch in text[:offset]:  # one character at a time: the error comes at once, not at the end
+        parser.feed(ch)
     with pytest.raises(InvalidJSON) as caught:
-        for ch in text:  # one character at a time: the error comes at once, not at the end
-            parser.feed(ch)
+        parser.feed(text[offset])
     assert caught.value.offset == offset
 
 
@@ -160,10 +161,13 @@ def test_malformed_number_is_invalid_json() -> None:
     ],
 )
 def test_json_that_is_not_a_plan_is_wrong_shape(text: str, message: str) -> None:
-    parser = PlanStreamParser()
-    with pytest.raises(WrongShape, match=message):
+    def parse() -> None:
+        parser = PlanStreamParser()
         parser.feed(text)
         parser.finish()
+
+    with pytest.raises(WrongShape, match=message):
+        parse()
 
 
 def test_a_markdown_fence_around_the_plan_is_tolerated() -> None:
