@@ -1,0 +1,438 @@
+"""Word lists of the gatekeeper (data only; docs/gatekeeper.md explains the choices).
+
+Pattern syntax, after folding (lower case, ё→е):
+  ``word``        the whole word, exactly;
+  ``stem*``       any word that starts with the stem;
+  ``~stem*``      the same, also behind a Russian verbal prefix (по-, от-, вы-, за-...);
+  ``ab{,c,de}``   brace expansion into several exact words (ab, abc, abde).
+Cyrillic patterns also match Latin transliteration (``siski``) through a sound skeleton, unless
+the skeleton is an ordinary English word (see TRANSLIT_COLLISIONS).
+"""
+
+from __future__ import annotations
+
+GENITALS = "sexual:genitals"
+BREASTS = "sexual:breasts"
+NUDITY = "sexual:nudity"
+ACT = "sexual:act"
+PORN = "sexual:porn"
+SLUR = "sexual:slur"
+EMOJI = "sexual:emoji"
+SWASTIKA = "hate:swastika"
+NAZI = "hate:nazi"
+SS = "hate:ss"
+KKK = "hate:kkk"
+SALUTE = "hate:salute"
+HATE_CODE = "hate:code"
+
+# Unconditional block patterns, by rule.
+BLOCK: dict[str, str] = {
+    GENITALS: """
+        пизд{а,у,ы,е,ой,ою,ам,ами,ах,енка,енку,енки,енкой,ища,ищу,ище,ищи,ятина,ятину}
+        пезд{а,у,ы,е,ой,ой,ища,ищу} пиздён* пизденк* пиздищ* пиздюшк* пиздятин*
+        пенис* фаллос* фаллич* фаллоимитатор* писюн* писюл* пиписьк* пиписк* пипирк*
+        письк* писечк* писю пися писи писей пиписа пипису
+        залуп{а,у,ы,е,ой} мошонк* вагин* влагалищ* вульв* клитор* гениталь* генитали*
+        манд{а,у,ы,е,ой} елд{а,у,ы,ой,е} ануса анусом анус анусы
+        жоп{а,у,ы,е,ой,ка,ку,ки,кой,ке,ища,ищу,ами,ах,очку,очка,очки} жопк*
+        попк{а,у,и,ой,е} попочк* срак{а,у,и}
+        дуп{а,у,и,ою}
+        цицьк* пісюн* піхв*
+        penis* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
+        dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong* butthole*
+        dildo* buttplug* fleshlight*
+    """,
+    BREASTS: """
+        сиськ* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
+        сосок соски сосков сосками сосочк*
+        boob boobs boobies boobie titties titty tits tiddies tiddy tittys nipple* breasts
+    """,
+    NUDITY: """
+        гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым} голеньк*
+        голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
+        раздет* раздева* оголен* топлес*
+        голі голу голих голим оголен* роздягн*
+        nude nudes nudity nudist* nudism naked* topless undressed unclothed
+    """,
+    ACT: """
+        секс{,а,у,ом,е} сексом сексуальн* секси сексапильн* сексом сексуальност*
+        ~трах* ~дроч* мастурб* онан*
+        анал анальн* anal anally
+        ебл{я,и,ю,ей,ею} ебут{,ся} ебет{,ся} ебущ* ебаться ебущихся ебал{ся,ась,ись}
+        выеб{ать,ал,ала,али,ет,ут,у} отъеб{ать,ал} оттрах*
+        минет* отсос* отсас{ывать,ывает,ывают,ывающ*} отсасывающ* сосущ*
+        кунилинг* куннилинг* кунни куни
+        сперм* малаф* кончающ* кончил{а,и} оргазм* орги{я,ю,и,ей,й,ях}
+        групповух* групповушк* изнасил*
+        эротик* эротич* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
+        стриптиз* шлюх* проститут* шалав* блядей бляди блядищ* блядин*
+        пидор* пидар* педик{,а,у,ом,и,ов} педераст* педофил*
+        sex sexy sexual sexually sexier sexiest sexting sexed sexx
+        intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
+        cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
+        horny erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
+        hooker hookers slut* whore* prostitut* stripper* striptease*
+        faggot* fag fags
+    """,
+    SWASTIKA: """
+        свастик* свастон* свастух* коловрат* свастiк*
+        swastika* svastika* swastica* hakenkreuz* sonnenrad* wolfsangel*
+    """,
+    NAZI: """
+        наци нацик* нацист* нацизм* неонацист* гитлер* нсдап фюрер*
+        nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer
+    """,
+    SS: """
+        сс эсэс* эсесовц* ваффен*
+        ss schutzstaffel* waffen totenkopf*
+    """,
+    KKK: """
+        ккк клукс куклуксклан* куклукс* клансмен*
+        kkk klux kukluxklan* kuklux* klan klansman klansmen
+    """,
+    SALUTE: """
+        зиг{,а,у,и,ой} зигу* зигов* зиган* хайль хайлем
+        heil sieg zieg
+    """,
+}
+
+# Words that block only when their neighbours do not make them innocent:
+# (patterns, rule, innocent after..., innocent before..., or block only before...).
+# A neighbour listed with 1-2 letters must match exactly, a longer one is a word start;
+# "<end>" stands for the end of the message.
+CONTEXT: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "член{,а,у,ом,е,ы,ов,ам,ами,ах,ик,ика,иком,ище,ища,ищем}",
+        GENITALS,
+        (),
+        (
+            "команд",
+            "экипаж",
+            "клуб",
+            "парти",
+            "семь",
+            "жюри",
+            "совет",
+            "групп",
+            "обществ",
+            "организац",
+            "банд",
+            "союз",
+            "сборн",
+            "комисси",
+            "академи",
+            "корреспондент",
+            "профсоюз",
+            "коллектив",
+            "отряд",
+            "гильди",
+            "клан",
+            "братств",
+            "ордена",
+            "парламент",
+            "делегац",
+            "правлени",
+            "кружк",
+            "секты",
+            "шайк",
+            "стаи",
+            "стаю",
+            "предложени",
+            "множеств",
+            "уравнени",
+            "ряда",
+            "экспедиц",
+            "правительств",
+            "гильд",
+            "нашей",
+            "вашей",
+            "моей",
+            "твоей",
+            "их",
+            "этой",
+            "этого",
+        ),
+        (),
+    ),
+    (
+        "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуйца хуек хуйку хуище хуища хуищем",
+        GENITALS,
+        ("на", "ни", "до", "по", "в", "каког", "нах", "нех"),
+        ("знает", "его", "ее", "тебе", "вам", "им", "ли"),
+        (),
+    ),
+    (
+        "хер{,а,у,ом,ы,ов}",
+        GENITALS,
+        ("на", "ни", "до", "по", "каког", "к", "в"),
+        ("знает", "его", "тебе", "вам", "им"),
+        (),
+    ),
+    (
+        "dick dicks dik diks dikk",
+        GENITALS,
+        ("moby", "philip", "k", "van"),
+        ("tracy", "grayson", "van"),
+        (),
+    ),
+    ("cock cocks", GENITALS, (), ("robin", "sparrow", "doodle"), ()),
+    ("pussy pussies", GENITALS, (), ("cat", "willow", "foot"), ()),
+    (
+        "tit",
+        BREASTS,
+        ("blue", "great", "coal", "marsh", "willow", "crested", "tailed"),
+        ("bird",),
+        (),
+    ),
+    ("booby", BREASTS, ("footed", "masked", "brown"), ("bird", "trap", "prize", "tube"), ()),
+    (
+        "ass asses arse",
+        GENITALS,
+        (),
+        (),
+        (
+            "<end>",
+            "and",
+            "with",
+            "in",
+            "on",
+            "of",
+            "naked",
+            "nude",
+            "cheek",
+            "hole",
+            "crack",
+            "pic",
+        ),
+    ),
+    ("sperm", ACT, (), ("whale",), ()),
+    ("cum", ACT, ("magna", "summa"), ("laude",), ()),
+    (
+        "обнаж*",
+        NUDITY,
+        (),
+        ("меч", "клин", "шпаг", "сабл", "лезви", "кинжал", "оруж", "шашк", "катан"),
+        (),
+    ),
+    (
+        "сосет сосут сосать соси сосала сосал сосали сосешь",
+        ACT,
+        (),
+        ("молок", "лапу", "палец", "леденец", "леденц", "чупа", "соску", "сок", "конфет", "кров"),
+        (),
+    ),
+    (
+        "fuck fucks fucked fucking",
+        ACT,
+        (),
+        (),
+        ("<end>", "her", "him", "them", "each", "a", "an", "the", "in", "on", "with", "someone"),
+    ),
+)
+
+# Multi-word requests; a trailing * matches any ending of that word.
+PHRASES: tuple[tuple[str, str], ...] = (
+    ("без одежд*", NUDITY),
+    ("без трус*", NUDITY),
+    ("без лифчик*", NUDITY),
+    ("без бель*", NUDITY),
+    ("без нижнего бель*", NUDITY),
+    ("в стиле ню", NUDITY),
+    ("без одяг*", NUDITY),
+    ("without clothes", NUDITY),
+    ("without clothing", NUDITY),
+    ("no clothes", NUDITY),
+    ("with no clothes", NUDITY),
+    ("butt naked", NUDITY),
+    ("in the nude", NUDITY),
+    ("половой член*", GENITALS),
+    ("половой орган*", GENITALS),
+    ("половые орган*", GENITALS),
+    ("половых орган*", GENITALS),
+    ("полового член*", GENITALS),
+    ("мужской орган*", GENITALS),
+    ("blow job*", ACT),
+    ("hand job*", ACT),
+    ("jerk* off", ACT),
+    ("jack* off", ACT),
+    ("having sex", ACT),
+    ("make love", ACT),
+    ("making love", ACT),
+    ("занимаются любовью", ACT),
+    ("заниматься любовью", ACT),
+    ("rule 34", PORN),
+    ("правило 34", PORN),
+    ("roman salute", SALUTE),
+    ("hitler salute", SALUTE),
+    ("римский салют", SALUTE),
+    ("white power", NAZI),
+    ("white pride", NAZI),
+    ("третьего рейха", NAZI),
+    ("третий рейх", NAZI),
+    ("third reich", NAZI),
+    ("ku klux", KKK),
+    ("ку клукс", KKK),
+    ("14 88", HATE_CODE),
+)
+
+# Innocent words that contain a blocked stem at their start (the rest is handled by
+# matching whole words or stems at word boundaries).
+ALLOW = """
+    страх* трахе* трахом* трахит* дрочен* драчен* пенист* секст* секстант* секцион*
+    зигзаг* зигот* зигмунд* зигфрид* зиггурат* педикюр* педикул* педиатр* писюльк*
+    анализ* аналог* аналит* голевой голевая голевые голкипер* голубь*
+    сосиск* соскуч*
+    клановый кланы клана
+    penistone sextant* sexton* sextet* sexagon* essex sussex middlesex wessex
+    nazir* nazareth* nazarene* klaxon*
+    analyst* analys* analog* analogue* analy*
+    cockadoodle* dikdik* членкорреспондент*
+    cockatoo* cocktail* cockroach* cockpit* cockerel* cockney* cockle* cocker*
+    titmouse titmice titan* title* titular* tithe*
+    assassin* assist* assemb* assess* asset* assign* assort* assum* assur* assert*
+    pussycat* pussywillow*
+    horny-toad hornyhead
+    dickens* dickinson* dickie*
+    sexist* sexism
+    scunthorpe* therapist* shuttlecock* peacock* hancock* hitchcock* woodcock* babcock*
+    nudibranch*
+    cumul* cumin* cumbersome cumbria*
+"""
+
+# Profanity that is not, on its own, a reason to block a drawing, but that the HUD may mask.
+PROFANITY = """
+    хуе* хуё* хуй* хуя* хую* нахуй* похуй* охуе* охуи* нихуя* хули хуяр* хуяч*
+    пизд* спизд* распизд* опизд*
+    еба* ебу* ебн* ебл* ебо* ебись заеб* уеб* выеб* въеб* доеб* наеб* отъеб* поеб* съеб*
+    разъеб* долбоеб* ёб еб
+    бля* блят* бляд* сук{а,и,у,ой,ам} сучк* мудак* мудил* мудоз* пидор* пидар* гандон*
+    херн* нахер* хер{,а,у,ом}
+    fuck* motherfuck* shit* bullshit* cunt* bitch* asshole* dickhead* bastard* whore* slut*
+    wtf damn* crap* piss*
+"""
+
+# Cyrillic words whose transliteration skeleton is an ordinary English word.
+TRANSLIT_COLLISIONS = frozenset(
+    {"her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "manda"}
+)
+
+# Substrings that are never innocent, searched across the whole message after folding (catches
+# glued words such as 'нарисуйсиськи').
+ANYWHERE: tuple[tuple[str, str], ...] = (
+    ("свастик", SWASTIKA),
+    ("swastik", SWASTIKA),
+    ("сиськ", BREASTS),
+    ("хентай", PORN),
+    ("hentai", PORN),
+    ("porn", PORN),
+    ("влагалищ", GENITALS),
+    ("vagina", GENITALS),
+    ("мастурб", ACT),
+    ("masturbat", ACT),
+    ("blowjob", ACT),
+    ("dildo", GENITALS),
+    ("гитлер", NAZI),
+    ("hitler", NAZI),
+)
+# Stems searched inside a run of single letters ('н а р и с у й х у й').
+RUN_STEMS: tuple[tuple[str, str], ...] = (
+    *ANYWHERE,
+    ("хуй", GENITALS),
+    ("хуи", GENITALS),
+    ("пизд", GENITALS),
+    ("член", GENITALS),
+    ("жоп", GENITALS),
+    ("penis", GENITALS),
+    ("dick", GENITALS),
+    ("cock", GENITALS),
+    ("pussy", GENITALS),
+    ("boobs", BREASTS),
+    ("tits", BREASTS),
+    ("секс", ACT),
+    ("порн", PORN),
+    ("наци", NAZI),
+    ("nazi", NAZI),
+)
+
+# Numbers that are hate codes by themselves.
+HATE_NUMBERS = frozenset({"1488", "14888", "8814"})
+
+# Emoji: two different ones from this set, or 🔞, make a sexual request.
+SEXUAL_EMOJI = frozenset("🍆🍑💦👅")
+EXPLICIT_EMOJI = frozenset("🔞")
+# Symbol characters that are hate symbols by themselves.
+SWASTIKA_CHARS = frozenset("卐卍࿕࿖࿗࿘")
+HATE_CHARS = SWASTIKA_CHARS | frozenset("ᛋϟ")
+
+# Russian verbal prefixes for ``~stem*`` patterns.
+VERB_PREFIXES = (
+    "по",
+    "от",
+    "отъ",
+    "вы",
+    "за",
+    "на",
+    "пере",
+    "раз",
+    "рас",
+    "с",
+    "у",
+    "об",
+    "при",
+    "под",
+    "до",
+    "из",
+    "ис",
+    "вз",
+    "про",
+    "недо",
+    "о",
+    "съ",
+    "въ",
+)
+# Short function words never glued to a neighbour when looking for split words.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "in",
+        "on",
+        "at",
+        "of",
+        "to",
+        "and",
+        "or",
+        "it",
+        "be",
+        "as",
+        "by",
+        "for",
+        "my",
+        "me",
+        "i",
+        "и",
+        "в",
+        "на",
+        "по",
+        "с",
+        "к",
+        "у",
+        "а",
+        "я",
+        "не",
+        "но",
+        "за",
+        "из",
+        "от",
+        "до",
+        "как",
+        "же",
+        "ли",
+        "бы",
+        "то",
+        "ну",
+        "да",
+    ]
+)

@@ -1,0 +1,304 @@
+"""Pure text folding for the gatekeeper.
+
+Everything here is a total function on ``str`` with linear cost: Unicode folding, splitting a
+message into chunks and pieces, Latin/Cyrillic look-alike and leetspeak maps (with a bounded
+number of spelling variants for ambiguous characters), a phonetic skeleton that lets Latin
+transliteration (``hui``, ``siski``) meet Cyrillic stems, and emphasis collapsing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from itertools import product
+
+# Zero-width and invisible format characters that viewers slip between letters.
+_INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
+_INVISIBLE += "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067"
+_INVISIBLE += "\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+
+_FOLD = str.maketrans({"ё": "е", "ѐ": "е", **dict.fromkeys(_INVISIBLE)})
+_COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u20d0-\u20ff]+")
+
+# Multi-character drawings of letters ("}{уй", ">|<опа").
+_ASCII_ART = ((">|<", "ж"), ("}{", "х"), ("][", "х"), (")(", "х"), ("|/|", "и"), ("|\\|", "и"))
+
+CYRILLIC = frozenset("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґўѣ")
+LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+# Characters that stand for a letter inside a word (leetspeak).
+LEET = frozenset("0123456789@$!|")
+# Characters that hide one letter ("х*й", "f#ck").
+MASKS = frozenset("*#%?")
+WILDCARD = "*"
+
+# Read as Cyrillic: look-alikes first, then transliteration; the first option is the usual one.
+_TO_CYR: dict[str, tuple[str, ...]] = {
+    "a": ("а",),
+    "b": ("в", "б", "ь"),
+    "c": ("с",),
+    "d": ("д",),
+    "e": ("е",),
+    "f": ("ф",),
+    "g": ("г", "д"),
+    "h": ("х", "н"),
+    "i": ("и", "й"),
+    "j": ("ж", "й"),
+    "k": ("к",),
+    "l": ("л",),
+    "m": ("м",),
+    "n": ("п", "н"),
+    "o": ("о",),
+    "p": ("р", "п"),
+    "q": ("к",),
+    "r": ("г", "р"),
+    "s": ("с",),
+    "t": ("т",),
+    "u": ("и", "у"),
+    "v": ("в",),
+    "w": ("ш",),
+    "x": ("х",),
+    "y": ("у", "й"),
+    "z": ("з",),
+    "і": ("и",),
+    "ї": ("и",),
+    "є": ("е",),
+    "ґ": ("г",),
+    "ў": ("у",),
+    "0": ("о",),
+    "1": ("и", "л"),
+    "3": ("з", "е"),
+    "4": ("ч", "а"),
+    "5": ("с",),
+    "6": ("б",),
+    "7": ("т",),
+    "8": ("в",),
+    "9": ("я",),
+    "@": ("а",),
+    "$": ("с",),
+    "!": ("и",),
+    "|": ("л",),
+}
+
+# Read as Latin: Cyrillic look-alikes and leetspeak.
+_TO_LAT: dict[str, tuple[str, ...]] = {
+    "а": ("a",),
+    "в": ("b",),
+    "с": ("c",),
+    "е": ("e",),
+    "н": ("h",),
+    "к": ("k",),
+    "м": ("m",),
+    "о": ("o",),
+    "р": ("p",),
+    "т": ("t",),
+    "х": ("x",),
+    "у": ("y",),
+    "и": ("u",),
+    "п": ("n",),
+    "г": ("r",),
+    "ь": ("b",),
+    "з": ("z",),
+    "д": ("d",),
+    "л": ("l",),
+    "і": ("i",),
+    "ї": ("i",),
+    "ј": ("j",),
+    "ѕ": ("s",),
+    "0": ("o",),
+    "1": ("i", "l"),
+    "3": ("e",),
+    "4": ("a",),
+    "5": ("s",),
+    "7": ("t",),
+    "8": ("b",),
+    "9": ("g",),
+    "@": ("a",),
+    "$": ("s",),
+    "!": ("i",),
+    "|": ("l", "i"),
+}
+
+TO_CYR_TABLE = str.maketrans({k: v[0] for k, v in _TO_CYR.items()})
+TO_LAT_TABLE = str.maketrans({k: v[0] for k, v in _TO_LAT.items()})
+
+# Cyrillic to a rough Latin sound skeleton shared with transliterated input.
+_SKELETON = str.maketrans(
+    {
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "й": "i",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ф": "f",
+        "х": "h",
+        "ц": "c",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "sh",
+        "ъ": "",
+        "ы": "i",
+        "ь": "",
+        "э": "e",
+        "ю": "iu",
+        "я": "ia",
+        "і": "i",
+        "ї": "i",
+        "є": "e",
+        "ґ": "g",
+        "ў": "u",
+        "'": "",
+    }
+)
+_TRANSLIT_DIGRAPHS = (
+    ("shch", "sh"),
+    ("oo", "u"),
+    ("sch", "sh"),
+    ("kh", "h"),
+    ("ck", "k"),
+    ("tz", "c"),
+    ("ts", "c"),
+    ("x", "h"),
+    ("w", "v"),
+    ("q", "k"),
+)
+_DOUBLE = re.compile(r"(.)\1+")
+_MAX_VARIANTS = 12
+
+
+def fold(text: str) -> str:
+    """NFKC, case fold, ё→е, drop invisible characters and stray combining marks."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    if not folded.isascii():
+        folded = _COMBINING.sub("", folded)
+        # NFKC composes й; a combining breve left over means it was split deliberately.
+    for art, letter in _ASCII_ART:
+        if art in folded:
+            folded = folded.replace(art, letter)
+    return folded
+
+
+def collapse(word: str) -> str:
+    """Squeeze letters repeated for emphasis: 'хуууй' → 'хуй', 'diiick' → 'dick'."""
+    return _DOUBLE.sub(r"\1", word)
+
+
+def script_counts(word: str) -> tuple[int, int]:
+    """How many Cyrillic and how many Latin letters the word has."""
+    cyr = lat = 0
+    for ch in word:
+        if ch in CYRILLIC:
+            cyr += 1
+        elif ch in LATIN:
+            lat += 1
+    return cyr, lat
+
+
+def _variants(word: str, table: dict[str, tuple[str, ...]]) -> list[str]:
+    options: list[tuple[str, ...]] = []
+    count = 1
+    for ch in word:
+        opts = table.get(ch, (ch,))
+        if count * len(opts) > _MAX_VARIANTS:
+            opts = opts[:1]
+        count *= len(opts)
+        options.append(opts)
+    if count == 1:
+        return ["".join(o[0] for o in options)]
+    return ["".join(parts) for parts in product(*options)]
+
+
+def cyrillic_variants(word: str) -> list[str]:
+    """Readings of a word as Cyrillic (first is the most likely)."""
+    return _variants(word, _TO_CYR)
+
+
+def latin_variants(word: str) -> list[str]:
+    """Readings of a word as Latin (first is the most likely)."""
+    return _variants(word, _TO_LAT)
+
+
+def skeleton_of_cyrillic(word: str) -> str:
+    """Sound skeleton of a Cyrillic word, as transliteration would spell it."""
+    return collapse(word.translate(_SKELETON))
+
+
+def translit_skeletons(word: str) -> list[str]:
+    """Sound skeletons of a Latin (or mixed) word read as Russian transliteration.
+
+    'huy', 'xuy', 'khui' and 'хuй' all give 'hui'; 'j' is read both as й and as ж.
+    """
+    base = word.translate(_SKELETON)
+    for digraph, sound in _TRANSLIT_DIGRAPHS:
+        if digraph in base:
+            base = base.replace(digraph, sound)
+    first = base.replace("ya", "ia").replace("yu", "iu").replace("y", "i")
+    as_i = collapse(first.replace("ja", "ia").replace("ju", "iu").replace("j", "i"))
+    out = [as_i]
+    if "j" in first:
+        out.append(collapse(first.replace("j", "zh")))
+    if "y" in base:
+        out.append(collapse(base.replace("y", "u")))
+    return out
+
+
+def main_form(word: str) -> str:
+    """The single most likely reading of a word in its majority script (for context rules)."""
+    cyr, lat = script_counts(word)
+    if cyr >= lat and cyr:
+        return word.translate(TO_CYR_TABLE)
+    if lat:
+        return word.translate(TO_LAT_TABLE)
+    return word
+
+
+_EDGE_KEEP = LEET | MASKS
+
+
+def chunk_parts(chunk: str) -> tuple[list[str], str, str | None]:
+    """Split one whitespace-delimited chunk of folded text.
+
+    Returns the pieces between separators and masks (``kick-ass`` → ``kick``, ``ass``), the
+    chunk with separators and masks removed (``х.у.й`` → ``хуй``), and, when the chunk hides
+    letters behind masks, the chunk with each mask as ``*`` (``х*й``), else None.
+    """
+    start, end = 0, len(chunk)
+    while start < end and not (chunk[start].isalnum() or chunk[start] in "$@"):
+        start += 1
+    while end > start and not (chunk[end - 1].isalnum() or chunk[end - 1] in "$*#"):
+        end -= 1
+    pieces: list[str] = []
+    joined: list[str] = []
+    masked: list[str] = []
+    current: list[str] = []
+    has_mask = False
+    for ch in chunk[start:end]:
+        if ch.isalnum() or ch in LEET:
+            current.append(ch)
+            joined.append(ch)
+            masked.append(ch)
+            continue
+        if ch in MASKS:
+            has_mask = True
+            masked.append(WILDCARD)
+        if current:
+            pieces.append("".join(current))
+            current = []
+    if current:
+        pieces.append("".join(current))
+    return pieces, "".join(joined), "".join(masked) if has_mask else None
