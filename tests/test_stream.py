@@ -56,7 +56,11 @@ def test_every_two_way_split_of_a_library_plan_decodes_the_same(plan_json: str) 
 @settings(max_examples=200, deadline=None)
 @given(
     doc=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
         lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4),
         max_leaves=20,
     ),
@@ -134,6 +138,8 @@ def test_an_empty_stream_is_cut_off() -> None:
         ('{"steps":["a\\q"]}', 13),
         ('{"steps":["tab\there"]}', 14),
         ('{"steps":[1] "x":2}', 13),
+        ('{"steps":[NaN]}', 10),
+        ('{"steps":[Infinity]}', 10),
     ],
 )
 def test_invalid_json_is_reported_at_the_offending_character(text: str, offset: int) -> None:
