@@ -1,0 +1,125 @@
+"""A real OpenAI-compatible server for tests: llama.cpp's ``llama-server`` with SmolLM2-135M.
+
+``.ci/build-llama-server.sh`` builds the binary and extracts the model into
+``${DRAWSTREAMD_CACHE:-~/.cache/drawstreamd}/llama``; ``LLAMA_SERVER_BIN`` and
+``LLAMA_MODEL`` point elsewhere. When either is missing the tests that need the server fail
+(never skip) and say how to build it. Use it from a test module with
+``from conftest_llama import llama_server  # noqa: F401`` and a ``llama_server: LlamaServer``
+argument; the one server is shared by the whole session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BUILD_HINT = "run .ci/build-llama-server.sh (it builds llama-server and extracts the model)"
+START_TIMEOUT_SEC = 120.0
+MODEL_ALIAS = "smollm2-135m"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("DRAWSTREAMD_CACHE") or str(Path.home() / ".cache" / "drawstreamd")
+    return Path(root) / "llama"
+
+
+def binary_path() -> Path:
+    return Path(os.environ.get("LLAMA_SERVER_BIN") or cache_dir() / "bin" / "llama-server")
+
+
+def model_path() -> Path:
+    default = cache_dir() / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return Path(os.environ.get("LLAMA_MODEL") or default)
+
+
+@dataclass(frozen=True)
+class LlamaServer:
+    url: str
+    """The OpenAI-compatible base URL, ``http://127.0.0.1:PORT/v1``."""
+    model: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_llama_server(log_path: Path) -> tuple[subprocess.Popen[bytes], LlamaServer]:
+    """Start llama-server on a free loopback port and wait until ``/health`` says ok."""
+    binary, model = binary_path(), model_path()
+    missing = [str(p) for p in (binary, model) if not p.is_file()]
+    if missing:
+        pytest.fail(f"llama-server or its model is missing ({', '.join(missing)}): {BUILD_HINT}")
+    port = _free_port()
+    cmd = [
+        str(binary),
+        "--model", str(model),
+        "--alias", MODEL_ALIAS,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--ctx-size", "4096",
+        "--parallel", "1",
+        "--threads", "2",
+        "--no-webui",
+    ]  # fmt: skip
+    log = log_path.open("wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_SEC
+    with httpx.Client() as http:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama-server exited with {proc.returncode}:\n{_tail(log_path)}")
+            try:
+                if http.get(f"{base}/health", timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                stop(proc)
+                pytest.fail(f"llama-server not healthy after {START_TIMEOUT_SEC:g} s:\n"
+                            f"{_tail(log_path)}")  # fmt: skip
+            time.sleep(0.2)
+    return proc, LlamaServer(url=f"{base}/v1", model=MODEL_ALIAS, log=log_path)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """One llama-server for the session (fails with a build hint when it is not built)."""
+    log_path = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    proc, server = start_llama_server(log_path)
+    try:
+        yield server
+    finally:
+        stop(proc)
