@@ -157,6 +157,9 @@ def _auth(argv: list[str]) -> int:
 
 
 def _run(argv: list[str]) -> int:
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     args = _run_parser().parse_args(argv)
     settings = load_settings(args)
     from drawstreamd import logs
@@ -193,9 +196,21 @@ def _run(argv: list[str]) -> int:
     except StartupError as exc:
         log.error("%s", exc)
         return 1
+    except BaseExceptionGroup as group:
+        startup, _ = group.split(StartupError)
+        if startup is None:
+            raise
+        log.error("%s", _first_leaf(startup))
+        return 1
     finally:
         journal.close()
     return 0
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _secrets(settings: Settings) -> list[str]:

@@ -12,8 +12,8 @@ import fcntl
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,15 +21,21 @@ import trio
 
 from drawstreamd import config as config_mod
 from drawstreamd import logs, systemd
+from drawstreamd.control.commands import Commands
+from drawstreamd.control.http import serve_http
+from drawstreamd.control.unix import serve_unix
 from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
 from drawstreamd.queue import DrawQueue
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
 from drawstreamd.retry import Backoff
+from drawstreamd.sources import demo
+from drawstreamd.sources.donationalerts import source as da_source
 from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from drawstreamd.config import Settings
@@ -99,8 +105,8 @@ def lock_state_dir(path: Path) -> int:
 async def supervise(
     name: str,
     service: Callable[..., Awaitable[Any]],
-    *,
     fatal_first: bool = False,
+    *,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``service`` (a ``serve(task_status=…)`` callable) and restart it with backoff.
@@ -121,7 +127,7 @@ async def supervise(
                     task_status.started(value)
         except Exception as exc:
             if not started and fatal_first:
-                raise
+                raise StartupError(f"{name}: {_one(exc)}") from None
             if trio.current_time() - began > 60:
                 backoff.reset()
             delay = backoff.next_delay()
@@ -187,43 +193,54 @@ class Daemon:
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
             self.renderer = await nursery.start(renderer.serve)
-            await self._start_control(nursery)
-            self.notifier.ready(status=self._status_text())
-            await nursery.start(
-                systemd.serve_watchdog, self.notifier, [worker.heartbeat, renderer.heartbeat]
-            )
-            nursery.start_soon(self._status_loop)
-            await self._start_sources(nursery, http)
-            log.info(
-                "drawstreamd running state_dir=%s planner=%s window=%s",
-                s.STATE_DIR,
-                s.LLM_BACKEND,
-                "off" if not self.options.window else ("headless" if renderer.headless else "on"),
-            )
-            await self.stop.wait()
-            log.info("stopping: finishing what is safe within %.1fs", s.SHUTDOWN_GRACE_SEC)
-            self.notifier.stopping()
-            nursery.cancel_scope.deadline = trio.current_time() + s.SHUTDOWN_GRACE_SEC
-            nursery.cancel_scope.cancel()
+            commands = Commands(s, self.queue, self.journal, worker, self.events)
+            async with trio.open_nursery() as api:
+                await api.start(
+                    supervise,
+                    "http api",
+                    partial(serve_http, s, commands, self.events, shutdown_trigger=self.stop.wait),
+                    True,
+                )
+                async with trio.open_nursery() as producers:
+                    path = s.control_socket()
+                    await producers.start(
+                        supervise,
+                        "control socket",
+                        partial(serve_unix, s, commands, self.events, path=path),
+                        True,
+                    )
+                    self.notifier.ready(status=self._status_text())
+                    await nursery.start(
+                        systemd.serve_watchdog,
+                        self.notifier,
+                        [worker.heartbeat, renderer.heartbeat],
+                    )
+                    nursery.start_soon(self._status_loop)
+                    await self._start_sources(producers, http)
+                    log.info(
+                        "drawstreamd running state_dir=%s socket=%s planner=%s window=%s",
+                        s.STATE_DIR,
+                        path,
+                        s.LLM_BACKEND,
+                        "off"
+                        if not self.options.window
+                        else ("headless" if renderer.headless else "on"),
+                    )
+                    await self.stop.wait()
+                    log.info("stopping: finishing what is safe within %.1fs", s.SHUTDOWN_GRACE_SEC)
+                    self.notifier.stopping()
+                    producers.cancel_scope.cancel()  # sources and the socket first
+                api.cancel_scope.deadline = trio.current_time() + s.SHUTDOWN_GRACE_SEC
+            nursery.cancel_scope.cancel()  # the drawing in progress is journaled as interrupted
         log.info("stopped")
 
-    async def _start_control(self, nursery: trio.Nursery) -> None:
-        """Control surfaces: the Unix socket and the HTTP API (added when available)."""
-        hooks: list[Callable[[trio.Nursery, Daemon], Awaitable[None]]] = CONTROL_HOOKS
-        for hook in hooks:
-            await hook(nursery, self)
-
     async def _start_sources(self, nursery: trio.Nursery, http: httpx.AsyncClient) -> None:
+        s = self.settings
         if self.options.demo:
-            from drawstreamd.sources import demo
-
-            await nursery.start(
-                supervise,
-                "demo",
-                lambda task_status: demo.serve(self.queue, task_status=task_status),
-            )
-        for hook in SOURCE_HOOKS:
-            await hook(nursery, self, http)
+            await nursery.start(supervise, "demo", partial(demo.serve, self.queue))
+        await nursery.start(
+            supervise, "donationalerts", partial(da_source.serve, s, self.queue, http)
+        )
 
     async def _signals(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -288,12 +305,6 @@ def _make_gatekeeper(settings: Settings) -> Any:
     from drawstreamd.gatekeeper.filter import Gatekeeper
 
     return Gatekeeper(settings.GATEKEEPER_BLOCK_WORDS, settings.GATEKEEPER_ALLOW_WORDS)
-
-
-ControlHook = Callable[[trio.Nursery, Daemon], Awaitable[None]]
-SourceHook = Callable[[trio.Nursery, Daemon, httpx.AsyncClient], Awaitable[None]]
-CONTROL_HOOKS: list[ControlHook] = []
-SOURCE_HOOKS: list[SourceHook] = []
 
 
 async def main(settings: Settings, journal: Journal, options: Options) -> None:

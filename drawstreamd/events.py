@@ -64,13 +64,21 @@ class EventBus:
             sub._push(event)
         return event
 
+    def attach(self, kinds: frozenset[str] | None = None, limit: int = 1000) -> Subscription:
+        """A subscription that lasts until :meth:`detach` (prefer :meth:`subscribe`)."""
+        sub = Subscription(kinds, limit)
+        self._subs.add(sub)
+        return sub
+
+    def detach(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
     @asynccontextmanager
     async def subscribe(
         self, kinds: frozenset[str] | None = None, limit: int = 1000
     ) -> AsyncIterator[Subscription]:
-        sub = Subscription(kinds, limit)
-        self._subs.add(sub)
+        sub = self.attach(kinds, limit)
         try:
             yield sub
         finally:
-            self._subs.discard(sub)
+            self.detach(sub)

@@ -33,6 +33,7 @@ class DrawQueue:
         self.paused = False
         self._unpaused = trio.Event()
         self._unpaused.set()
+        self._changed = trio.Event()
         self.discard_hooks: list[Callable[[set[int]], None]] = []
         """Called with the ids that left the queue without being drawn (look-ahead cancels)."""
 
@@ -49,6 +50,15 @@ class DrawQueue:
     def _append(self, item: QueueItem) -> None:
         self.pending[item.id] = item
         self._send.send_nowait(item.id)
+        self._poke()
+
+    def _poke(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Until an item is added, removed or cleared, or the queue is paused or resumed."""
+        await self._changed.wait()
 
     async def submit(self, donation: Donation, *, skip_reason: str | None = None) -> bool:
         """The :class:`~drawstreamd.sources.base.DonationSink` entry: durable, then queued."""
@@ -130,14 +140,17 @@ class DrawQueue:
         if not self.paused:
             self.paused = True
             self._unpaused = trio.Event()
+            self._poke()
             self.events.emit("paused")
 
     def resume(self) -> None:
         if self.paused:
             self.paused = False
             self._unpaused.set()
+            self._poke()
             self.events.emit("resumed")
 
     def _discarded(self, ids: set[int]) -> None:
+        self._poke()
         for hook in self.discard_hooks:
             hook(ids)

@@ -88,6 +88,7 @@ class Worker:
         self._phase_scope: trio.CancelScope | None = None
         self._phase_started = 0.0
         self._ahead: _Ahead | None = None
+        self._ahead_starting = False
         self._nursery: trio.Nursery | None = None
         self._draw_times: list[float] = []
         self._llm_lock = trio.Lock()
@@ -270,10 +271,17 @@ class Worker:
         self.scene.hold(trio.current_time(), self.settings.SHOW_DURATION_SEC)
         with trio.CancelScope() as scope:
             self._phase_scope = scope
-            self._look_ahead()
             with self.heartbeat.idle():
-                await trio.sleep(self.settings.SHOW_DURATION_SEC)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._look_ahead_loop)
+                    await trio.sleep(self.settings.SHOW_DURATION_SEC)
+                    nursery.cancel_scope.cancel()
         self._phase_scope = None
+
+    async def _look_ahead_loop(self) -> None:
+        while True:
+            self._look_ahead()
+            await self.queue.wait_changed()
 
     # -- planning -----------------------------------------------------------------------------
     async def _start_plan(self, item: QueueItem) -> tuple[PlanBuffer, str | None]:
@@ -339,21 +347,27 @@ class Worker:
     def _look_ahead(self) -> None:
         """Start planning the next queued donation while the current picture holds."""
         nxt = self.queue.peek()
-        if nxt is None or self.queue.paused or self._ahead is not None or self._nursery is None:
+        if nxt is None or self.queue.paused or self._nursery is None:
+            return
+        if self._ahead is not None or self._ahead_starting:
             return
         if self.llm is None or not self.llm_online:
             return  # the builtin planner is instant: nothing to gain
         nursery = self._nursery
 
         async def start() -> None:
-            buffer, rule, job = await self._prepare(nxt)
-            scope = trio.CancelScope()
-            if self.queue.pending.get(nxt.id) is not nxt:
-                return  # removed or taken meanwhile
-            self._ahead = _Ahead(nxt.id, buffer, scope, rule)
+            try:
+                buffer, rule, job = await self._prepare(nxt)
+                if self.queue.pending.get(nxt.id) is not nxt:
+                    return  # removed or taken meanwhile
+                scope = trio.CancelScope()
+                self._ahead = _Ahead(nxt.id, buffer, scope, rule)
+            finally:
+                self._ahead_starting = False
             if job is not None:
                 await job(scope)
 
+        self._ahead_starting = True
         nursery.start_soon(start)
 
     def _on_discard(self, ids: set[int]) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from support import drawstreamd_bin
 
 from drawstreamd import config
-from support import drawstreamd_bin
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def write(path: Path, text: str) -> Path:
@@ -39,7 +42,7 @@ def test_precedence_flags_env_dotenv_toml(clean_env: Path, monkeypatch: pytest.M
     assert s.SHOW_DURATION_SEC == 33  # env beats .env and TOML
     assert s.FRAME_RATE == 40  # .env beats TOML
     assert s.LOCALE == "en"  # TOML beats the default
-    assert s.STATE_DIR == clean_env / "flag-state"  # flags beat everything
+    assert clean_env / "flag-state" == s.STATE_DIR  # flags beat everything
     other = write(clean_env / "other.toml", "LLM_MAX_TOKENS = 700\n")
     assert config.load(other).LLM_MAX_TOKENS == 700  # --config replaces the XDG file
     assert toml.exists()
@@ -87,7 +90,12 @@ def test_check_config_masks_secrets(clean_env: Path) -> None:
         "LLM_MODEL_ID": "tiny",
     }
     out = subprocess.run(
-        [drawstreamd_bin(), "check-config"], env=env, capture_output=True, text=True, timeout=60, check=True
+        [drawstreamd_bin(), "check-config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert "tok-very-secret-123" not in out.stdout + out.stderr
     assert "client-secret-456" not in out.stdout + out.stderr

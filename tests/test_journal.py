@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -11,9 +11,14 @@ import trio
 from drawstreamd.journal import Journal, JournalError
 from drawstreamd.model import Donation, Status
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def donation(n: int, source: str = "test") -> Donation:
-    return Donation(source=source, external_id=str(n), donor=f"donor{n}", message=f"draw {n}", amount=n)
+    return Donation(
+        source=source, external_id=str(n), donor=f"donor{n}", message=f"draw {n}", amount=n
+    )
 
 
 @pytest.fixture
@@ -30,7 +35,11 @@ async def test_record_is_durable_and_deduplicated(journal: Journal, tmp_path: Pa
     assert await journal.record(donation(1)) is None  # same (source, id): dropped
     assert await journal.record(donation(1, source="other")) is not None  # other source: new
     # durable: a second connection (another process) sees it without any close/flush
-    rows = sqlite3.connect(tmp_path / "journal.sqlite3").execute("SELECT COUNT(*) FROM donations").fetchone()
+    rows = (
+        sqlite3.connect(tmp_path / "journal.sqlite3")
+        .execute("SELECT COUNT(*) FROM donations")
+        .fetchone()
+    )
     assert rows[0] == 2
 
 

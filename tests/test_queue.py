@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -12,6 +12,9 @@ from drawstreamd.events import EventBus
 from drawstreamd.journal import Journal
 from drawstreamd.model import Donation, Status
 from drawstreamd.queue import DrawQueue
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def donation(n: int) -> Donation:
