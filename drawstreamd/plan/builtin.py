@@ -69,31 +69,48 @@ def match(message: str) -> tuple[str, Plan] | None:
 
 
 # ---------------------------------------------------------------------------- cards
-# The font is 7 px high and at most 5+1 px per letter: wrapping estimates below are
-# conservative, the renderer wraps for real (``Text.w``).
+# The renderer wraps the text for real (``Text.w``); here the card only has to pick a scale
+# and a length that surely fit. The font is 7 px high, 9 px per line, and at most 6 px per
+# letter including the gap (7 for Щ), so this estimate never has fewer lines than the real one.
 _CARD_W: Final = 84
+_CARD_H: Final = 84
 
 
-def _fits_big(text: str) -> bool:
-    per_line = _CARD_W // 12
-    words = text.split()
-    if not words or any(len(w) > per_line for w in words):
-        return False
-    lines, cur = 1, 0
-    for w in words:
-        need = len(w) if cur == 0 else cur + 1 + len(w)
-        if need > per_line:
-            lines, cur = lines + 1, len(w)
-        else:
-            cur = need
-    return lines <= 5
+def _advance(ch: str) -> int:
+    return 7 if ch in "щЩ" else 6
+
+
+def _lines(text: str, scale: int) -> int:
+    """Upper bound of the lines the renderer's greedy wrap makes at ``scale``."""
+    width = _CARD_W // scale + 1  # in units of an unscaled glyph advance
+    lines, cur = 0, 0
+    for word in text.split():
+        need = sum(_advance(ch) for ch in word)
+        if cur and cur + _advance(" ") + need <= width:
+            cur += _advance(" ") + need
+            continue
+        lines += 1
+        cur = 0
+        for ch in word:  # over-long words are broken by letters
+            if cur and cur + _advance(ch) > width:
+                lines += 1
+                cur = 0
+            cur += _advance(ch)
+    return max(lines, 1)
+
+
+def _fits(text: str, scale: int) -> bool:
+    return _lines(text, scale) * 9 * scale - 2 * scale <= _CARD_H
 
 
 def _card(text: str, *, bg: str, frame: str, ink: str, seed: int) -> Plan:
     text = " ".join(text.split()) or "?"
     if len(text) > LIMITS.TEXT_CHARS:
         text = text[: LIMITS.TEXT_CHARS - 3].rstrip() + "..."
-    scale = 2 if _fits_big(text) else 1
+    scale = 2 if _fits(text, 2) else 1
+    while not _fits(text, scale):
+        text = text.removesuffix("...")
+        text = (text.rsplit(" ", 1)[0] if " " in text else text[:-4]).rstrip() + "..."
     steps: list[Step] = [
         parse_step({"op": "rect", "x": 3, "y": 3, "w": 90, "h": 90, "c": frame, "f": False}),
         parse_step(
@@ -106,6 +123,7 @@ def _card(text: str, *, bg: str, frame: str, ink: str, seed: int) -> Plan:
                 "s": scale,
                 "w": _CARD_W,
                 "al": "middle",
+                "ms": min(3000, 300 + 25 * len(text)),
             }
         ),
     ]

@@ -76,11 +76,13 @@ def _rect(s: Rect, clip: Clip) -> tuple[list[XY], list[XY]]:
     x0, y0, x1, y1 = s.x, s.y, s.x + s.w - 1, s.y + s.h - 1
     cx0, cy0, cx1, cy1 = clip
     path: list[XY] = []
-    path += [(x, y0) for x in range(max(x0, cx0), min(x1, cx1) + 1)]
-    path += [(x1, y) for y in range(max(y0 + 1, cy0), min(y1, cy1) + 1)]
-    if y1 > y0:
+    if cy0 <= y0 <= cy1:
+        path += [(x, y0) for x in range(max(x0, cx0), min(x1, cx1) + 1)]
+    if cx0 <= x1 <= cx1:
+        path += [(x1, y) for y in range(max(y0 + 1, cy0), min(y1, cy1) + 1)]
+    if y1 > y0 and cy0 <= y1 <= cy1:
         path += [(x, y1) for x in range(min(x1 - 1, cx1), max(x0, cx0) - 1, -1)]
-    if x1 > x0:
+    if x1 > x0 and cx0 <= x0 <= cx1:
         path += [(x0, y) for y in range(min(y1 - 1, cy1), max(y0 + 1, cy0) - 1, -1)]
     inner: list[XY] = []
     if s.f:

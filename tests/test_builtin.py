@@ -1,0 +1,201 @@
+"""The builtin planner: keyword matching, the library's pictures, the cards, few-shot pairs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+import trio
+
+from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan.base import PlanBuffer
+from drawstreamd.render.raster import color
+from drawstreamd.render.timeline import Timeline, render_at
+
+SUBJECTS = [
+    "cat",
+    "dog",
+    "heart",
+    "sun",
+    "house",
+    "tree",
+    "flower",
+    "star",
+    "rocket",
+    "ghost",
+    "skull",
+    "sword",
+    "mushroom",
+    "fish",
+    "car",
+    "moon",
+    "rain",
+    "cup",
+    "crown",
+    "smiley",
+]
+
+
+def test_the_library_has_every_promised_subject() -> None:
+    assert set(SUBJECTS) <= set(builtin.LIBRARY)
+    assert len(builtin.LIBRARY) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(builtin.LIBRARY))
+def test_each_subject_is_found_from_its_own_requests(name: str) -> None:
+    entry = builtin.LIBRARY[name]
+    assert len(entry.asks) >= 2
+    for ask in entry.asks:
+        found = builtin.match(ask)
+        assert found is not None, ask
+        assert found[0] == name, ask
+
+
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [
+        ("нарисуй котика", "cat"),
+        ("Нарисуй КОТЁНКА пожалуйста!!!", "cat"),
+        ("хочу кошечку", "cat"),
+        ("draw me two cats", "cat"),
+        ("a cute kitten please", "cat"),
+        ("собачку хочу", "dog"),
+        ("щенок", "dog"),
+        ("draw a puppy", "dog"),
+        ("сердечко для стримера", "heart"),
+        ("I love you", "heart"),
+        ("домик в деревне", "house"),
+        ("нарисуй дом с котом", "house"),  # the subject named first wins
+        ("грибочек", "mushroom"),
+        ("звёздочку", "star"),
+        ("ракету в космос", "rocket"),
+        ("золотую рыбку", "fish"),
+        ("тучку с дождиком", "rain"),
+        ("чашку кофе", "cup"),
+        ("корону королю", "crown"),
+        ("черепушку", "skull"),
+        ("машинку", "car"),
+        ("луну", "moon"),
+        ("привидение", "ghost"),
+        ("меч", "sword"),
+        ("ромашку", "flower"),
+        ("солнышко", "sun"),
+        ("ёлочку? нет, дерево", "tree"),
+        ("смайлик", "smiley"),
+    ],
+)
+def test_keywords_follow_word_forms(message: str, name: str) -> None:
+    found = builtin.match(message)
+    assert found is not None
+    assert found[0] == name
+
+
+@pytest.mark.parametrize(
+    "message", ["который час?", "котлета", "category theory", "домофон", "", "🙂🙂", "мечта"]
+)
+def test_words_that_merely_contain_a_keyword_do_not_match(message: str) -> None:
+    assert builtin.match(message) is None
+
+
+def _pixels(plan: dsl.Plan) -> list[bytes]:
+    rgb = render_at(plan, None)
+    return [rgb[i : i + 3] for i in range(0, len(rgb), 3)]
+
+
+@pytest.mark.parametrize("name", sorted(builtin.LIBRARY))
+def test_each_library_plan_draws_a_real_picture(name: str) -> None:
+    plan = builtin.LIBRARY[name].plan
+    px = _pixels(plan)
+    bg = color(plan.bg or dsl.DEFAULT_BG).to_bytes(3, "big")
+    painted = sum(1 for p in px if p != bg)
+    assert len(set(px)) >= 3  # background plus at least two colours
+    assert 0.08 * len(px) < painted < 0.95 * len(px)
+    tl = Timeline.of(plan)
+    assert 1000 <= tl.total_ms <= dsl.LIMITS.TOTAL_MS
+    # Compact enough to serve as a few-shot example.
+    assert len(dsl.encode(plan)) < 1600
+
+
+def test_library_pictures_are_all_different() -> None:
+    pictures = {name: render_at(e.plan, None) for name, e in builtin.LIBRARY.items()}
+    for a, b in itertools.combinations(pictures, 2):
+        assert pictures[a] != pictures[b], (a, b)
+
+
+def _ink(plan: dsl.Plan) -> set[tuple[int, int]]:
+    """Pixels of the text step (the last one) on the finished card."""
+    tl = Timeline.of(plan)
+    text_colour = color(plan.steps[-1].c)  # type: ignore[union-attr]
+    return {(x, y) for x, y, c in tl.finish() if c == text_colour}
+
+
+def test_text_card_writes_the_message_inside_its_frame() -> None:
+    card = builtin.text_card("Нарисуй единорога на радуге, пожалуйста!")
+    text = card.steps[-1]
+    assert isinstance(text, dsl.Text)
+    assert text.t == "Нарисуй единорога на радуге, пожалуйста!"
+    ink = _ink(card)
+    assert len(ink) > 200
+    assert all(5 <= x <= 90 and 5 <= y <= 90 for x, y in ink)
+
+
+def test_short_messages_are_written_big_and_long_ones_shortened() -> None:
+    short = builtin.text_card("привет!").steps[-1]
+    long = builtin.text_card("слово " * 60).steps[-1]
+    assert isinstance(short, dsl.Text)
+    assert isinstance(long, dsl.Text)
+    assert short.s == 2
+    assert long.s == 1
+    assert len(long.t) <= dsl.LIMITS.TEXT_CHARS
+    assert long.t.endswith("...")
+    assert all(5 <= x <= 90 and 5 <= y <= 90 for x, y in _ink(builtin.text_card("слово " * 60)))
+
+
+def test_empty_or_unprintable_messages_still_make_a_card() -> None:
+    for message in ("", "   ", "🦄🌈", "\x00\x07"):
+        card = builtin.text_card(message)
+        assert _ink(card)
+
+
+def test_the_nsfw_and_error_cards_say_what_they_are() -> None:
+    small = builtin.too_small_card().steps[-1]
+    error = builtin.error_card("LLM timed out").steps[-1]
+    assert isinstance(small, dsl.Text)
+    assert isinstance(error, dsl.Text)
+    assert small.t == "You are too small"
+    assert error.t == "LLM timed out"
+    assert builtin.error_card().steps[-1].t  # type: ignore[union-attr]
+
+
+async def test_builtin_planner_draws_a_match_or_a_text_card() -> None:
+    planner = builtin.BuiltinPlanner()
+    assert planner.name == "builtin"
+    with trio.fail_after(5):
+        cat = PlanBuffer()
+        await planner.plan("нарисуй котика", cat)
+        other = PlanBuffer()
+        await planner.plan("единорог", other)
+    assert cat.closed
+    assert cat.origin == "builtin"
+    assert cat.steps == builtin.LIBRARY["cat"].plan.steps
+    assert cat.seed == builtin.LIBRARY["cat"].plan.seed
+    assert other.closed
+    assert other.origin == "card"
+    assert other.steps == builtin.text_card("единорог").steps
+
+
+def test_few_shot_pairs_are_valid_compact_plans_in_both_languages() -> None:
+    pairs = builtin.few_shot(4)
+    assert len(pairs) == 4
+    asks = [ask for ask, _ in pairs]
+    assert any(any("а" <= ch <= "я" for ch in ask) for ask in asks)
+    assert any(ask.isascii() for ask in asks)
+    for ask, raw in pairs:
+        plan, reasons = dsl.validate(raw)
+        assert plan is not None
+        assert reasons == []
+        assert builtin.match(ask) is not None
+        assert json.loads(raw)["v"] == 1
+        assert " " not in raw.replace('"t":"', "")
+    assert len(builtin.few_shot(100)) == len(builtin.LIBRARY)
