@@ -101,9 +101,8 @@ class OpenAIPlanner:
             connect=idle, read=settings.LLM_TIMEOUT_SEC, write=idle, pool=idle
         )
         key = settings.LLM_API_KEY.get_secret_value()
-        self._headers = {"Accept": "text/event-stream"}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        self._auth = {"Authorization": f"Bearer {key}"} if key else {}
+        self._headers = {"Accept": "text/event-stream", **self._auth}
 
     def request_body(self, message: str) -> dict[str, Any]:
         """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
@@ -120,7 +119,7 @@ class OpenAIPlanner:
         url = f"{self._endpoint}/models"
         try:
             with trio.fail_after(PROBE_TIMEOUT_SEC):
-                resp = await self._http.get(url, headers=self._headers, timeout=PROBE_TIMEOUT_SEC)
+                resp = await self._http.get(url, headers=self._auth, timeout=PROBE_TIMEOUT_SEC)
         except (httpx.HTTPError, trio.TooSlowError) as exc:
             log.debug("llm probe failed url=%s error=%s", url, _kv(exc or type(exc).__name__))
             return False
@@ -185,8 +184,11 @@ class OpenAIPlanner:
         except httpx.ConnectTimeout:
             raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
         except httpx.ConnectError as exc:
-            cause = "connection_refused" if _refused(exc) else "connect_error"
-            raise LLMError(cause, f"{url}: {exc or type(exc).__name__}") from None
+            if _refused(exc):
+                raise LLMError(
+                    "connection_refused", f"{url}: connection refused (is the server running?)"
+                ) from None
+            raise LLMError("connect_error", f"{url}: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException as exc:
             raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -195,6 +197,11 @@ class OpenAIPlanner:
             ) from None
         except httpx.HTTPError as exc:
             raise LLMError("connect_error", f"{type(exc).__name__}: {exc}") from None
+        except LLMError:
+            raise
+        except Exception as exc:  # a bug must not take the worker down with it
+            log.exception("llm internal error")
+            raise LLMError("internal", f"{type(exc).__name__}: {exc}", retryable=False) from exc
         log.info(
             "llm plan done attempt=%d steps=%d dropped=%d seconds=%.2f",
             attempt,
