@@ -46,8 +46,18 @@ def expand(pattern: str) -> list[str]:
     ]
 
 
-def _lengths(keys: Iterable[str]) -> tuple[int, ...]:
-    return tuple(sorted({len(k) for k in keys}, reverse=True))
+_HEAD = 2
+
+
+def _buckets(items: Iterable[tuple[str, Entry]]) -> dict[str, tuple[tuple[str, Entry], ...]]:
+    """Stems grouped by their first letters, longest first (the most specific rule wins)."""
+    grouped: dict[str, list[tuple[str, Entry]]] = {}
+    for stem, entry in items:
+        grouped.setdefault(stem[:_HEAD], []).append((stem, entry))
+    return {
+        head: tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+        for head, pairs in grouped.items()
+    }
 
 
 class Index:
@@ -59,16 +69,18 @@ class Index:
         self.allow_exact: set[str] = set()
         self.allow_prefix: set[str] = set()
         self._verb_prefixes = verb_prefixes
-        self._lens: tuple[int, ...] = ()
-        self._verbal_lens: tuple[int, ...] = ()
-        self._allow_lens: tuple[int, ...] = ()
+        self._heads: dict[str, tuple[tuple[str, Entry], ...]] = {}
+        self._verbal_heads: dict[str, tuple[tuple[str, Entry], ...]] = {}
+        self._allow_heads: dict[str, tuple[str, ...]] = {}
+        self._verb_set = frozenset(verb_prefixes)
+        self._verb_lens = tuple(sorted({len(v) for v in verb_prefixes}))
 
     def add(self, pattern: str, entry: Entry) -> None:
         verbal = pattern.startswith("~")
         for word in expand(pattern.lstrip("~")):
             if word.endswith("*"):
                 stem = word[:-1]
-                if stem:
+                if len(stem) >= _HEAD:
                     chosen = Entry(entry.rule, entry.after, entry.before, entry.only_before, verbal)
                     self.prefix.setdefault(stem, chosen)
             elif word:
@@ -77,45 +89,47 @@ class Index:
     def allow(self, pattern: str) -> None:
         for word in expand(pattern):
             if word.endswith("*"):
-                if len(word) > 1:
+                if len(word) > _HEAD:
                     self.allow_prefix.add(word[:-1])
             elif word:
                 self.allow_exact.add(word)
 
     def finish(self) -> Index:
-        self._lens = _lengths(self.prefix)
-        self._verbal_lens = _lengths(k for k, e in self.prefix.items() if e.verbal)
-        self._allow_lens = _lengths(self.allow_prefix)
+        """Bucket the stems by their first letters; call after the last add/allow."""
+        self._heads = _buckets(self.prefix.items())
+        self._verbal_heads = _buckets((k, e) for k, e in self.prefix.items() if e.verbal)
+        allow: dict[str, list[str]] = {}
+        for stem in self.allow_prefix:
+            allow.setdefault(stem[:_HEAD], []).append(stem)
+        self._allow_heads = {head: tuple(stems) for head, stems in allow.items()}
         return self
 
     def allowed(self, word: str) -> bool:
         if word in self.allow_exact:
             return True
-        prefixes = self.allow_prefix
-        return any(word[:n] in prefixes for n in self._allow_lens if n <= len(word))
+        return any(word.startswith(stem) for stem in self._allow_heads.get(word[:_HEAD], ()))
 
     def lookup(self, word: str) -> Entry | None:
-        if self.allowed(word):
-            return None
         found = self.exact.get(word)
-        if found is not None:
-            return found
-        size = len(word)
-        for n in self._lens:
-            if n <= size:
-                found = self.prefix.get(word[:n])
-                if found is not None:
-                    return found
-        if self._verbal_lens:
-            for head in self._verb_prefixes:
-                if word.startswith(head) and size - len(head) >= 3:
-                    core = word[len(head) :]
-                    if self.allowed(core):
-                        continue
-                    for n in self._verbal_lens:
-                        found = self.prefix.get(core[:n]) if n <= len(core) else None
-                        if found is not None and found.verbal:
-                            return found
+        if found is None:
+            for stem, entry in self._heads.get(word[:_HEAD], ()):
+                if word.startswith(stem):
+                    found = entry
+                    break
+        if found is None and self._verbal_heads:
+            found = self._behind_verb_prefix(word)
+        if found is not None and self.allowed(word):
+            return None
+        return found
+
+    def _behind_verb_prefix(self, word: str) -> Entry | None:
+        for n in self._verb_lens:
+            if word[:n] not in self._verb_set or len(word) - n < 3:
+                continue
+            core = word[n:]
+            for stem, entry in self._verbal_heads.get(core[:_HEAD], ()):
+                if core.startswith(stem) and not self.allowed(core):
+                    return entry
         return None
 
     # Derived indexes -------------------------------------------------------------------
@@ -136,19 +150,25 @@ class Index:
         return out.finish()
 
     def masked(self) -> Index:
-        """Every word with one or two letters hidden by ``*`` (matches 'х*й', 'p**n')."""
+        """Every word with one or two letters hidden by ``*`` (matches 'х*й', 'p**n').
+
+        The first letter is never hidden: a masked word that keeps no letter of its start
+        says too little to block on.
+        """
         out = Index()
         for source, target in ((self.exact, out.exact), (self.prefix, out.prefix)):
             for key, entry in source.items():
                 if len(key) < 3:
                     continue
-                hide = 2 if len(key) >= 4 else 1
-                for count in range(1, hide + 1):
-                    for spots in itertools.combinations(range(len(key)), count):
-                        letters = list(key)
-                        for spot in spots:
-                            letters[spot] = WILDCARD
-                        target.setdefault("".join(letters), entry)
+                spots = range(1, len(key))
+                hidden: list[tuple[int, ...]] = [(i,) for i in spots]
+                if len(key) >= 5:
+                    hidden += list(itertools.combinations(spots, 2))
+                for chosen in hidden:
+                    letters = list(key)
+                    for spot in chosen:
+                        letters[spot] = WILDCARD
+                    target.setdefault("".join(letters), entry)
         return out.finish()
 
     def skeletons(self, collisions: frozenset[str]) -> Index:

@@ -52,27 +52,32 @@ BLOCK: dict[str, str] = {
         голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         голі голу голих голим оголен* роздягн*
-        nude nudes nudity nudist* nudism naked* topless undressed unclothed
+        nude nudes nudity nudist* nudism topless undressed unclothed
+        стриптиз* stripper* striptease*
     """,
     ACT: """
-        секс{,а,у,ом,е} сексом сексуальн* секси сексапильн* сексом сексуальност*
+        секс{,а,у,ом,е} сексуальн* секси сексапильн* сексуальност*
         ~трах* ~дроч* мастурб* онан*
         анал анальн* anal anally
-        ебл{я,и,ю,ей,ею} ебут{,ся} ебет{,ся} ебущ* ебаться ебущихся ебал{ся,ась,ись}
+        ебл{я,и,ю,ей,ею} ебут{,ся} ебет{,ся} ебущ* ебаться ебал{ся,ась,ись}
         выеб{ать,ал,ала,али,ет,ут,у} отъеб{ать,ал} оттрах*
-        минет* отсос* отсас{ывать,ывает,ывают,ывающ*} отсасывающ* сосущ*
+        минет* отсос* отсас{ывать,ывает,ывают,ывающ*} сосущ*
         кунилинг* куннилинг* кунни куни
-        сперм* малаф* кончающ* кончил{а,и} оргазм* орги{я,ю,и,ей,й,ях}
-        групповух* групповушк* изнасил*
-        эротик* эротич* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
-        стриптиз* шлюх* проститут* шалав* блядей бляди блядищ* блядин*
-        пидор* пидар* педик{,а,у,ом,и,ов} педераст* педофил*
+        сперм* малаф* кончающ* оргазм* орги{я,ю,и,ей,й,ях}
+        групповух* групповушк* изнасил* педофил*
         sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
-        horny erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
-        hooker hookers slut* whore* prostitut* stripper* striptease*
-        faggot* fag fags
+        horny
+    """,
+    PORN: """
+        эротик* эротич* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
+        erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
+    """,
+    SLUR: """
+        шлюх* проститут* шалав* блядей бляди блядищ* блядин*
+        пидор* пидар* педик{,а,у,ом,и,ов} педераст*
+        hooker hookers slut* whore* prostitut* faggot* fag fags
     """,
     SWASTIKA: """
         свастик* свастон* свастух* коловрат* свастiк*
@@ -206,6 +211,7 @@ CONTEXT: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]
         ),
     ),
     ("sperm", ACT, (), ("whale",), ()),
+    ("naked nakedness", NUDITY, (), ("mole", "eye", "flame", "truth", "ape", "singularit"), ()),
     ("cum", ACT, ("magna", "summa"), ("laude",), ()),
     (
         "обнаж*",
@@ -295,7 +301,7 @@ ALLOW = """
     dickens* dickinson* dickie*
     sexist* sexism
     scunthorpe* therapist* shuttlecock* peacock* hancock* hitchcock* woodcock* babcock*
-    nudibranch*
+    nudibranch* siskin*
     cumul* cumin* cumbersome cumbria*
 """
 
@@ -313,7 +319,7 @@ PROFANITY = """
 
 # Cyrillic words whose transliteration skeleton is an ordinary English word.
 TRANSLIT_COLLISIONS = frozenset(
-    {"her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "manda"}
+    {"her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "manda", "hail", "hue", "zig"}
 )
 
 # Substrings that are never innocent, searched across the whole message after folding (catches
@@ -362,7 +368,6 @@ SEXUAL_EMOJI = frozenset("🍆🍑💦👅")
 EXPLICIT_EMOJI = frozenset("🔞")
 # Symbol characters that are hate symbols by themselves.
 SWASTIKA_CHARS = frozenset("卐卍࿕࿖࿗࿘")
-HATE_CHARS = SWASTIKA_CHARS | frozenset("ᛋϟ")
 
 # Russian verbal prefixes for ``~stem*`` patterns.
 VERB_PREFIXES = (

@@ -17,8 +17,11 @@ _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d
 _INVISIBLE += "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067"
 _INVISIBLE += "\u2068\u2069\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
 
-_FOLD = str.maketrans({"ё": "е", "ѐ": "е", **dict.fromkeys(_INVISIBLE)})
-_COMBINING = re.compile(r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u20d0-\u20ff]+")
+# Invisible characters and stray combining marks, removed in one regex pass (str.translate
+# is slow on non-ASCII text).
+_INVISIBLE_RE = re.compile(
+    "[" + _INVISIBLE + "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u20d0-\u20ff]+"
+)
 
 # Multi-character drawings of letters ("}{уй", ">|<опа").
 _ASCII_ART = ((">|<", "ж"), ("}{", "х"), ("][", "х"), (")(", "х"), ("|/|", "и"), ("|\\|", "и"))
@@ -35,14 +38,14 @@ WILDCARD = "*"
 # Read as Cyrillic: look-alikes first, then transliteration; the first option is the usual one.
 _TO_CYR: dict[str, tuple[str, ...]] = {
     "a": ("а",),
-    "b": ("в", "б", "ь"),
+    "b": ("в", "б"),
     "c": ("с",),
     "d": ("д",),
     "e": ("е",),
     "f": ("ф",),
-    "g": ("г", "д"),
+    "g": ("г",),
     "h": ("х", "н"),
-    "i": ("и", "й"),
+    "i": ("и",),
     "j": ("ж", "й"),
     "k": ("к",),
     "l": ("л",),
@@ -51,7 +54,7 @@ _TO_CYR: dict[str, tuple[str, ...]] = {
     "o": ("о",),
     "p": ("р", "п"),
     "q": ("к",),
-    "r": ("г", "р"),
+    "r": ("г",),
     "s": ("с",),
     "t": ("т",),
     "u": ("и", "у"),
@@ -66,7 +69,7 @@ _TO_CYR: dict[str, tuple[str, ...]] = {
     "ґ": ("г",),
     "ў": ("у",),
     "0": ("о",),
-    "1": ("и", "л"),
+    "1": ("и",),
     "3": ("з", "е"),
     "4": ("ч", "а"),
     "5": ("с",),
@@ -178,15 +181,17 @@ _TRANSLIT_DIGRAPHS = (
     ("q", "k"),
 )
 _DOUBLE = re.compile(r"(.)\1+")
-_MAX_VARIANTS = 12
+_MAX_VARIANTS = 8
 
 
 def fold(text: str) -> str:
     """NFKC, case fold, ё→е, drop invisible characters and stray combining marks."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    folded = unicodedata.normalize("NFKC", text).casefold()
     if not folded.isascii():
-        folded = _COMBINING.sub("", folded)
-        # NFKC composes й; a combining breve left over means it was split deliberately.
+        # NFKC has composed й and ё; a combining mark left over was put there deliberately.
+        folded = _INVISIBLE_RE.sub("", folded)
+        if "ё" in folded:
+            folded = folded.replace("ё", "е")
     for art, letter in _ASCII_ART:
         if art in folded:
             folded = folded.replace(art, letter)
@@ -257,8 +262,13 @@ def translit_skeletons(word: str) -> list[str]:
     return out
 
 
+_LATIN_RE = re.compile(r"[a-z]")
+
+
 def main_form(word: str) -> str:
     """The single most likely reading of a word in its majority script (for context rules)."""
+    if word.isalpha() and (word.isascii() or _LATIN_RE.search(word) is None):
+        return word  # one script already (the common case)
     cyr, lat = script_counts(word)
     if cyr >= lat and cyr:
         return word.translate(TO_CYR_TABLE)

@@ -1,0 +1,144 @@
+"""Gatekeeper speed: median time per message, and the worst case of one 100 KB message.
+
+Run: .venv/bin/python bench/gatekeeper.py
+Targets (issue 7): median <= 50 us per message; a 100 KB message in under 50 ms.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from drawstreamd.gatekeeper.filter import Gatekeeper  # noqa: E402
+
+
+def corpus_messages() -> list[str]:
+    messages: list[str] = []
+    for name in ("corpus_tune.tsv", "corpus_holdout.tsv"):
+        path = ROOT / "tests" / "gatekeeper" / name
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                messages.append(line.split("\t", 1)[1])
+    return messages
+
+
+def fresh_messages(count: int, seed: int = 7) -> list[str]:
+    """Messages never seen before (no warm cache): random words in both scripts."""
+    rng = random.Random(seed)
+    cyr = "абвгдежзийклмнопрстуфхцчшщыьэюя"
+    lat = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for _ in range(count):
+        words = []
+        for _ in range(rng.randint(2, 8)):
+            alphabet = cyr if rng.random() < 0.6 else lat
+            words.append("".join(rng.choice(alphabet) for _ in range(rng.randint(2, 10))))
+        out.append("нарисуй " + " ".join(words))
+    return out
+
+
+def per_message(gate: Gatekeeper, messages: list[str], rounds: int) -> list[float]:
+    timings = []
+    for _ in range(rounds):
+        for message in messages:
+            start = time.perf_counter_ns()
+            gate.check(message)
+            timings.append((time.perf_counter_ns() - start) / 1000)
+    return timings
+
+
+def _cut(text: str, size: int = 100_000) -> str:
+    """The text cut to ``size`` bytes of UTF-8 (a 100 KB message)."""
+    return text.encode()[:size].decode(errors="ignore")
+
+
+def big_messages(rng: random.Random) -> dict[str, str]:
+    words = [
+        "нарисуй",
+        "кота",
+        "в",
+        "шляпе",
+        "и",
+        "draw",
+        "a",
+        "cute",
+        "cat",
+        "with",
+        "a",
+        "hat",
+        "please",
+    ]
+    prose = " ".join(rng.choice(words) for _ in range(20_000))
+    cyr_words = [
+        "нарисуй",
+        "кота",
+        "в",
+        "шляпе",
+        "пожалуйста",
+        "и",
+        "собаку",
+        "рядом",
+        "с",
+        "домом",
+    ]
+    noise = "".join(rng.choice("абвгдежзийклмн opqrstuvwxyz*.-_ 0134@$!") for _ in range(100_000))
+    unique = " ".join(
+        "".join(rng.choice("абвгдежзийклмнопрстуфхцчшщыэюя") for _ in range(rng.randint(3, 9)))
+        for _ in range(20_000)
+    )
+    return {
+        "english prose": _cut(prose),
+        "russian prose": _cut(" ".join(rng.choice(cyr_words) for _ in range(20_000))),
+        "unique words": _cut(unique),
+        "spaced letters": _cut(" ".join("хуякотэ" * 20_000)),
+        "one long word": _cut("х" * 100_000),
+        "mixed noise": _cut(noise),
+        "separators": _cut("х.у.й-" * 17_000),
+        "masks": _cut("п*зд*" * 20_000),
+        "emoji": _cut("🍆🙂" * 25_000),
+        "bad word at end": _cut(" ".join(rng.choice(cyr_words) for _ in range(20_000)), 99_980)
+        + " сиськи",
+    }
+
+
+def main() -> int:
+    start = time.perf_counter()
+    gate = Gatekeeper(extra_block=["жаба", "red square"], extra_allow=["сиськи"])
+    print(f"construction: {(time.perf_counter() - start) * 1000:.1f} ms")
+
+    known = corpus_messages()
+    gate.check("warm up")
+    warm = per_message(gate, known, rounds=20)
+    cold_gate = Gatekeeper()
+    cold = per_message(cold_gate, fresh_messages(3000), rounds=1)
+    print(
+        f"corpus messages ({len(known)}), repeated: median {statistics.median(warm):.1f} us, "
+        f"p99 {statistics.quantiles(warm, n=100)[98]:.1f} us"
+    )
+    print(
+        f"never-seen messages (3000): median {statistics.median(cold):.1f} us, "
+        f"p99 {statistics.quantiles(cold, n=100)[98]:.1f} us"
+    )
+
+    worst = 0.0
+    for name, text in big_messages(random.Random(3)).items():
+        fresh = Gatekeeper()
+        begin = time.perf_counter()
+        verdict = fresh.check(text)
+        took = (time.perf_counter() - begin) * 1000
+        worst = max(worst, took)
+        size = len(text.encode()) / 1000
+        print(f"{size:6.0f} KB {name:15s}: {took:6.1f} ms  nsfw={verdict.nsfw} rule={verdict.rule}")
+    ok = statistics.median(warm) <= 50 and statistics.median(cold) <= 50 and worst < 50
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Word- and chunk-level matching: every reading of a word against the compiled lexicon.
+
+A *piece* is a run of letters, digits and leet characters; a *chunk* is what sits between two
+spaces (``kick-ass,`` has the pieces ``kick`` and ``ass``). Results are cached per piece and
+per chunk; a ``Rules`` object is immutable apart from its caches, so a config reload builds a
+new one and swaps it in.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from drawstreamd.gatekeeper import lexicon
+from drawstreamd.gatekeeper.index import Entry, Index, build_lexicon_indexes
+from drawstreamd.gatekeeper.normalize import (
+    TO_CYR_TABLE,
+    TO_LAT_TABLE,
+    WILDCARD,
+    chunk_parts,
+    collapse,
+    cyrillic_variants,
+    fold,
+    latin_variants,
+    main_form,
+    script_counts,
+    translit_skeletons,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+CONFIG_RULE = "config:block"
+# Longer pieces cannot be one word; they are read only as written (the whole-message
+# substring search still looks inside them).
+MAX_WORD = 48
+_CACHE_LIMIT = 50_000
+_LEET_TO_LAT = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
+_LEET_RE = re.compile(r"[0-9@$!|]")
+_DOUBLE_RE = re.compile(r"(.)\1")
+_DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
+_MISSING = object()
+_LATIN_RE = re.compile(r"[a-z]")
+_UKRAINIAN_RE = re.compile(r"[іїєґў]")
+
+# Chunk flags: what the message-level passes have to look at.
+HIT = 1  # a piece or the rebuilt chunk matched a rule
+PHRASE = 2  # a piece starts a multi-word phrase
+SINGLE = 4  # the chunk is one single character (maybe part of 'х у й')
+SHORT = 8  # a short piece that may be half of a split word ('свасти ку')
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """What one chunk contributes to a message."""
+
+    words: tuple[str, ...]  # main reading of each piece (for context and phrases)
+    raws: tuple[str, ...]  # the pieces as written (folded)
+    hits: tuple[Entry | None, ...]  # per piece, or () when none matched
+    whole: Entry | None  # the chunk rebuilt without separators or masks
+    flags: int
+
+
+class Rules:
+    """The built-in lexicon plus config words, compiled; matching with caches."""
+
+    def __init__(self, extra_block: Iterable[str], extra_allow: Iterable[str]) -> None:
+        self.config = Index()
+        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for text, rule in lexicon.PHRASES:
+            self._add_phrase(text.split(), rule)
+        for raw in extra_block:
+            words = fold(raw).split()
+            if len(words) == 1:
+                self.config.add(words[0], Entry(CONFIG_RULE))
+            elif words:
+                self._add_phrase(words, CONFIG_RULE)
+        self.config.finish()
+        self.has_config = bool(self.config.exact or self.config.prefix)
+        self.config_squeezed = self.config.collapsed()
+        self.allow = Index()
+        for raw in extra_allow:
+            for word in fold(raw).split():
+                self.allow.allow(word)
+        self.allow.finish()
+        self.has_allow = bool(self.allow.allow_exact or self.allow.allow_prefix)
+        self._words: dict[tuple[str, bool], Entry | None] = {}
+        self._chunks: tuple[dict[str, Chunk], dict[str, Chunk]] = ({}, {})
+        self._quick: dict[str, object] = {}
+
+    def _add_phrase(self, words: list[str], rule: str) -> None:
+        self.phrases.setdefault(words[0].rstrip("*"), []).append((tuple(words[1:]), rule))
+
+    # Single pieces -------------------------------------------------------------------
+
+    def match_word(self, piece: str, cyr_context: bool) -> Entry | None:
+        """The rule a piece matches under any of its readings, or None."""
+        key = (piece, cyr_context)
+        try:
+            return self._words[key]
+        except KeyError:
+            pass
+        found = self._match_word(piece, cyr_context)
+        if len(self._words) >= _CACHE_LIMIT:
+            self._words.clear()
+        self._words[key] = found
+        return found
+
+    def _match_word(self, piece: str, cyr_context: bool) -> Entry | None:
+        if len(piece) < 2:
+            return None
+        if piece.isdigit():
+            return Entry(lexicon.HATE_CODE) if piece in lexicon.HATE_NUMBERS else None
+        if self.has_allow and self.allow.allowed(main_form(piece)):
+            return None
+        if len(piece) > MAX_WORD:
+            return self._lookup(_RU, piece) or self._lookup(_EN, piece)
+        cyr, lat = script_counts(piece)
+        leet = _LEET_RE.search(piece) is not None
+        squeeze = _DOUBLE_RE.search(piece) is not None
+        if cyr or (lat and cyr_context) or (leet and not lat):
+            if lat and not cyr and not leet:
+                # An all-Latin word in a Russian message: read it only the most likely way.
+                forms = cyrillic_variants(piece)[:1]
+            else:
+                odd = lat or leet or _UKRAINIAN_RE.search(piece) is not None
+                forms = cyrillic_variants(piece) if odd else [piece]
+            found = self._lookup_forms(_RU, forms, squeeze, piece)
+            if found is not None:
+                return found
+        if lat or leet or (cyr and piece.translate(TO_LAT_TABLE).isascii()):
+            forms = latin_variants(piece) if (cyr or leet) else [piece]
+            found = self._lookup_forms(_EN, forms, squeeze, piece)
+            if found is not None:
+                return found
+        if lat and not cyr_context and not cyr and ("x" in piece or "y" in piece):
+            # 'xyu', 'xyй' typed on a Latin keyboard.
+            found = self._lookup_forms(_RU, cyrillic_variants(piece)[:1], squeeze, piece)
+            if found is not None:
+                return found
+        if lat and not _EN[0].allowed(piece):
+            sounds = translit_skeletons(piece.translate(_LEET_TO_LAT))
+            found = self._lookup_forms(_SKELETON, sounds, True, piece)
+            if found is not None:
+                return found
+        return None
+
+    def _lookup(self, indexes: tuple[Index, Index, Index | None], form: str) -> Entry | None:
+        if self.has_config:
+            found = self.config.lookup(form)
+            if found is not None:
+                return found
+        return indexes[0].lookup(form)
+
+    def _lookup_forms(
+        self, indexes: tuple[Index, Index, Index | None], forms: list[str], squeeze: bool, raw: str
+    ) -> Entry | None:
+        _plain, squeezed, masked = indexes
+        if forms[0] != raw:
+            forms = [*forms, raw]  # leet may also be meant literally ('rule34')
+        for form in forms:
+            found = self._lookup(indexes, form)
+            if found is None and WILDCARD in form and masked is not None:
+                found = _masked_index(masked).lookup(form)
+            if found is None and squeeze:
+                short = collapse(form)
+                if short != form:
+                    if self.has_config:
+                        found = self.config_squeezed.lookup(short)
+                    found = found or squeezed.lookup(short)
+            if found is not None:
+                return found
+        return None
+
+    # Chunks --------------------------------------------------------------------------
+
+    def chunk(self, text: str, cyr_context: bool) -> Chunk:
+        """Pieces, readings, hits and flags of one whitespace-delimited chunk (cached)."""
+        cache = self._chunks[cyr_context]
+        found = cache.get(text)
+        if found is None:
+            found = self._chunk(text, cyr_context)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[text] = found
+        return found
+
+    def _chunk(self, text: str, cyr_context: bool) -> Chunk:
+        if text.isalpha():
+            pieces, joined, masked = [text], text, None
+        else:
+            pieces, joined, masked = chunk_parts(text)
+        words = tuple(map(main_form, pieces))
+        flags = 0
+        if len(pieces) == 1 and len(pieces[0]) == 1:
+            flags |= SINGLE
+        for piece, word in zip(pieces, words, strict=True):
+            if word in self.phrases:
+                flags |= PHRASE
+            if 2 <= len(piece) <= 3 and word not in lexicon.STOPWORDS:
+                flags |= SHORT
+        if len(pieces) > 1 and self._innocent_compound(main_form(joined)):
+            return Chunk(words, tuple(pieces), (), None, flags)
+        hits = tuple(self.match_word(p, cyr_context) for p in pieces)
+        whole = None
+        if masked is not None:
+            whole = self.match_word(masked, cyr_context)
+        if whole is None and len(pieces) > 1:
+            whole = self.match_word(joined, cyr_context)
+            if whole is None and len(joined) == len(pieces):
+                whole = spelled_out(joined)  # 'х.у.й.н.я' spelled letter by letter
+        if all(h is None for h in hits):
+            hits = ()
+        if hits or whole is not None:
+            flags |= HIT
+        return Chunk(words, tuple(pieces), hits, whole, flags)
+
+    def quick(self, chunk: str) -> str | None:
+        """Rule of a chunk read only the usual way (for the far end of very long messages)."""
+        found = self._quick.get(chunk, _MISSING)
+        if found is _MISSING:
+            found = self._quick_rule(chunk)
+            if len(self._quick) >= _CACHE_LIMIT:
+                self._quick.clear()
+            self._quick[chunk] = found
+        return found if isinstance(found, str) else None
+
+    def _quick_rule(self, chunk: str) -> str | None:
+        word = chunk if chunk.isalpha() else chunk.translate(_DROP_SEPARATORS)
+        if len(word) < 2 or (self.has_allow and self.allow.allowed(main_form(word))):
+            return None
+        readings: tuple[tuple[tuple[Index, Index, Index | None], str], ...]
+        if not word.isalpha():
+            readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
+        elif word.isascii():
+            readings = ((_EN, word),)
+        elif _LATIN_RE.search(word) is None and _UKRAINIAN_RE.search(word) is None:
+            readings = ((_RU, word),)
+        else:
+            readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
+        for indexes, form in readings:
+            found = self._lookup(indexes, form)
+            if found is None and _DOUBLE_RE.search(form):
+                found = indexes[1].lookup(collapse(form))
+            if found is not None and not found.contextual:
+                return found.rule
+        return None
+
+    def without_allowed(self, folded: str) -> str:
+        """The message minus the words the config allows (for substring searches)."""
+        if not self.has_allow:
+            return folded
+        return " ".join(w for w in folded.split() if not self.allow.allowed(main_form(w)))
+
+    def _innocent_compound(self, joined: str) -> bool:
+        """A hyphenated word that is innocent as a whole ('cock-a-doodle-doo')."""
+        return self.allow.allowed(joined) or any(i.allowed(joined) for i in _BASE)
+
+
+_BASE: tuple[Index, Index] = build_lexicon_indexes()
+# (plain, squeezed, source of the masked index) per script; masked ones are built on first use.
+_RU = (_BASE[0], _BASE[0].collapsed(), _BASE[0])
+_EN = (_BASE[1], _BASE[1].collapsed(), _BASE[1])
+_SKELETON_PLAIN = _BASE[0].skeletons(lexicon.TRANSLIT_COLLISIONS)
+_SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(), None)
+RU_INDEX, EN_INDEX = _BASE
+_MASK_LOCK = threading.Lock()
+_MASKED: dict[int, Index] = {}
+
+
+def spelled_out(letters: str) -> Entry | None:
+    """A blocked stem inside letters typed one by one ('н а р и с у й х у й')."""
+    as_cyr = letters.translate(TO_CYR_TABLE)
+    as_lat = letters.translate(TO_LAT_TABLE)
+    for stem, rule in lexicon.RUN_STEMS:
+        if stem in as_cyr or stem in as_lat:
+            return Entry(rule)
+    return None
+
+
+def _masked_index(source: Index) -> Index:
+    found = _MASKED.get(id(source))
+    if found is None:
+        with _MASK_LOCK:
+            found = _MASKED.get(id(source))
+            if found is None:
+                found = source.masked()
+                _MASKED[id(source)] = found
+    return found

@@ -1,0 +1,153 @@
+"""Gatekeeper verdicts as the worker and the operator see them."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from drawstreamd.gatekeeper.filter import Gatekeeper, Verdict
+
+
+@pytest.fixture(scope="module")
+def gate() -> Gatekeeper:
+    return Gatekeeper()
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("нарисуй хуй", "sexual:genitals"),
+        ("нарисуй сиськи", "sexual:breasts"),
+        ("нарисуй голую девушку", "sexual:nudity"),
+        ("нарисуй как трахаются", "sexual:act"),
+        ("draw porn", "sexual:porn"),
+        ("нарисуй свастику", "hate:swastika"),
+        ("draw a nazi flag", "hate:nazi"),
+        ("нарисуй руны сс", "hate:ss"),
+        ("draw kkk", "hate:kkk"),
+        ("нарисуй зиг хайль", "hate:salute"),
+        ("нарисуй 1488", "hate:code"),
+        ("draw 卐", "hate:swastika"),
+        ("нарисуй 🍆💦", "sexual:emoji"),
+    ],
+)
+def test_blocked_requests_name_their_rule(gate: Gatekeeper, message: str, rule: str) -> None:
+    assert gate.check(message) == Verdict(nsfw=True, rule=rule)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "нарисуй корабль",
+        "нарисуй охуенного кота",  # profanity alone is not a reason to block
+        "бля нарисуй кота",
+        "нарисуй кота, ну на хуй",  # the idiom, not the object
+        "нарисуй члена команды",
+        "нарисуй членистоногое",
+        "draw a cockatoo",
+        "draw Scunthorpe",
+        "draw a blue tit",
+        "draw a cock-a-doodle-doo rooster",
+        "нарисуй рыцаря с обнажённым мечом",
+        "draw 🍆",
+        "",
+        "   ",
+    ],
+)
+def test_innocent_requests_pass(gate: Gatekeeper, message: str) -> None:
+    assert gate.check(message) == Verdict(nsfw=False, rule=None)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "нарисуй х у й",
+        "нарисуй х.у.й",
+        "нарисуй х\u200bу\u200bй",
+        "нарисуй хууууй",
+        "нарисуй xyй",
+        "нарисуй х*й",
+        "narisuy hui",
+        "нарисуй }{уй",
+        "НАРИСУЙ ХУЙ",
+    ],
+)
+def test_disguises_of_one_word_all_fall(gate: Gatekeeper, message: str) -> None:
+    assert gate.check(message) == Verdict(nsfw=True, rule="sexual:genitals")
+
+
+def test_config_words_block_and_allow() -> None:
+    gate = Gatekeeper(extra_block=["путин", "жаб*", "red square"], extra_allow=["сиськи"])
+    assert gate.check("нарисуй путина").nsfw is False  # exact word only
+    assert gate.check("нарисуй путин") == Verdict(True, "config:block")
+    assert gate.check("нарисуй жабу") == Verdict(True, "config:block")
+    assert gate.check("нарисуй жабу").rule == "config:block"
+    assert gate.check("draw the red square") == Verdict(True, "config:block")
+    assert gate.check("нарисуй сиськи") == Verdict(False, None)
+    assert gate.check("нарисуй пизду").nsfw is True  # allowing one word leaves the rest
+
+
+def test_config_words_are_disguise_proof() -> None:
+    gate = Gatekeeper(extra_block=["путин"])
+    assert gate.check("нарисуй п у т и н").rule == "config:block"
+    assert gate.check("нарисуй pутин").rule == "config:block"
+    assert gate.check("нарисуй путииин").rule == "config:block"
+
+
+def test_reload_swaps_word_lists_without_a_new_instance() -> None:
+    gate = Gatekeeper(extra_block=["жаба"])
+    assert gate.check("нарисуй жаба").nsfw is True
+    gate.reload(extra_block=["лягушка"], extra_allow=["хуй"])
+    assert gate.check("нарисуй жаба").nsfw is False
+    assert gate.check("нарисуй лягушка") == Verdict(True, "config:block")
+    assert gate.check("нарисуй хуй").nsfw is False
+    gate.reload((), ())
+    assert gate.check("нарисуй хуй").nsfw is True
+
+
+def test_reload_while_checking_from_threads_never_fails() -> None:
+    gate = Gatekeeper()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        try:
+            while not stop.is_set():
+                assert gate.check("нарисуй сиськи").nsfw is True
+                assert gate.check("нарисуй кота").nsfw is False
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for round_ in range(50):
+        gate.reload([f"слово{round_}"], [])
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert not errors
+
+
+def test_mask_hides_profanity_and_blocked_words_for_the_hud(gate: Gatekeeper) -> None:
+    assert gate.mask("нарисуй хуй") == "нарисуй х**"
+    assert gate.mask("бля, нарисуй охуенного кота!") == "б**, нарисуй о******** кота!"
+    assert gate.mask("draw a fucking cat") == "draw a f****** cat"
+    assert gate.mask("нарисуй корабль и небо") == "нарисуй корабль и небо"
+    assert gate.mask("draw a cockatoo") == "draw a cockatoo"
+
+
+def test_huge_messages_are_classified_whole(gate: Gatekeeper) -> None:
+    filler = "нарисуй кота в шляпе и draw a cat with a hat " * 2400
+    assert len(filler.encode()) > 100_000
+    assert gate.check(filler) == Verdict(False, None)
+    assert gate.check(filler + " и сиськи").rule == "sexual:breasts"
+    spaced = " ".join("котэ" * 25_000)
+    assert gate.check(spaced).nsfw is False
+    assert gate.check(spaced + " х у й").nsfw is True
+
+
+def test_odd_input_is_a_verdict_not_a_crash(gate: Gatekeeper) -> None:
+    for message in ["\x00\x01", "\ufffd" * 50, "🙂" * 1000, "*" * 5000, "-.-_" * 1000, "1" * 9999]:
+        assert isinstance(gate.check(message).nsfw, bool)
