@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
 from pydantic import SecretStr
 
 from drawstreamd.config import Settings
-from drawstreamd.model import Donation
 from drawstreamd.sources.donationalerts.source import Tuning, run
 from drawstreamd.testing.fake_da import FakeDA, open_fake_da
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+    from drawstreamd.model import Donation
 
 FAST = Tuning(
     reconnect_floor=0.05,
@@ -25,7 +28,9 @@ FAST = Tuning(
     ping_interval=0.5,
     pong_timeout=0.5,
     handshake_timeout=3.0,
+    rest_per_minute=6000,
 )
+"""Short timings so a test sees dozens of reconnects in seconds (the product's: :class:`Tuning`)."""
 
 
 class MemorySink:
@@ -57,6 +62,7 @@ class MemorySink:
     async def set_meta(self, key: str, value: str) -> None:
         await trio.lowlevel.checkpoint()
         self.meta[key] = value
+        self._wake()
 
     def emit(self, kind: str, **data: Any) -> None:
         self.events.append((kind, data))
@@ -74,7 +80,9 @@ class MemorySink:
         return {eid for (_, eid) in self.kept}
 
 
-def settings_for(fake: FakeDA, state_dir: Path, access: str, refresh: str, **extra: Any) -> Settings:
+def settings_for(
+    fake: FakeDA, state_dir: Path, access: str, refresh: str, **extra: Any
+) -> Settings:
     return Settings(
         DA_OAUTH_URL=fake.oauth_url,
         DA_API_URL=fake.api_url,

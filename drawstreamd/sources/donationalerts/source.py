@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import trio
 from trio_websocket import (
     ConnectionClosed,
     HandshakeError,
     WebSocketConnection,
-    open_websocket_url,
+    wrap_client_stream,
 )
 
 from drawstreamd.retry import Backoff
@@ -48,9 +50,12 @@ from drawstreamd.sources.donationalerts.oauth import (
     initial_tokens,
 )
 from drawstreamd.sources.donationalerts.rest import (
+    REQUESTS_PER_MINUTE,
     ApiError,
     DAClient,
     RateLimited,
+    RateLimiter,
+    User,
     fetch_since,
     newest_id,
 )
@@ -81,6 +86,8 @@ class Tuning:
     pong_timeout: float = 5.0
     handshake_timeout: float = 10.0
     max_message: int = 2 * 1024 * 1024
+    rest_per_minute: int = REQUESTS_PER_MINUTE
+    """API calls allowed in any minute (Donation Alerts allows 60 per application)."""
     forbidden_wait: float = 600.0
     """REST answered 403 (no ``oauth-donation-index``): try again this much later."""
 
@@ -174,13 +181,16 @@ async def _rest_loop(api: DAClient, ing: _Ingest, tuning: Tuning) -> None:
     backoff = Backoff(base=2.0, floor=1.0, cap=60.0)
     while True:
         kick = ing.kick
+        log.debug("da rest catch-up socket_up=%s", ing.socket_up)
         generation = ing.generation if ing.socket_up else None
         wait: float | None = None
+        rate_limited = False
         try:
             await _catch_up(api, ing)
         except RateLimited as exc:
             log.warning("da rest rate-limited by the server wait=%gs", exc.retry_after)
             wait = exc.retry_after
+            rate_limited = True
         except ApiError as exc:
             wait = tuning.forbidden_wait if exc.status == 403 else backoff.next_delay()
             log.warning("da rest catch-up failed error=%s retry_in=%.1fs", exc, wait)
@@ -193,7 +203,13 @@ async def _rest_loop(api: DAClient, ing: _Ingest, tuning: Tuning) -> None:
                 ing.synced_generation = generation
                 await ing.advance(ing.generation_max)
         if wait is not None:
-            await trio.sleep(wait)
+            if rate_limited:
+                await trio.sleep(wait)
+            else:
+                # a failed catch-up is retried at the latest after the backoff, at once on a
+                # reconnect (the socket coming back is the moment missed donations matter)
+                with trio.move_on_after(wait):
+                    await kick.wait()
             continue
         if ing.socket_up:
             await kick.wait()
@@ -245,71 +261,137 @@ async def _pinger(
     ws: WebSocketConnection,
     session: frames.Session,
     tuning: Tuning,
-    dead: list[str],
+    ending: list[_Drop],
     scope: trio.CancelScope,
 ) -> None:
-    while True:
-        await trio.sleep(tuning.ping_interval)
-        ping_id, frame = session.ping()
-        await ws.send_message(frame)
-        await trio.sleep(tuning.pong_timeout)
-        if ping_id in session.pending_pings:
-            dead.append(f"no ping reply within {tuning.pong_timeout:g}s")
-            scope.cancel()
-            return
+    try:
+        while True:
+            await trio.sleep(tuning.ping_interval)
+            ping_id, frame = session.ping()
+            await ws.send_message(frame)
+            await trio.sleep(tuning.pong_timeout)
+            if ping_id in session.pending_pings:
+                ending.append(_Drop(f"no ping reply within {tuning.pong_timeout:g}s"))
+                break
+    except ConnectionClosed as exc:
+        ending.append(_closed(exc))
+    scope.cancel()
+
+
+def _closed(exc: ConnectionClosed) -> _Drop:
+    close = exc.reason
+    info = frames.parse_close(close.code if close else None, close.reason if close else None)
+    return _Drop(f"closed code={info.code} reason={info.reason!r}", reconnect=info.reconnect)
+
+
+def _api_drop(exc: ApiError | OAuthError) -> _Drop:
+    if isinstance(exc, AuthRevoked):
+        raise exc
+    return _Drop(str(exc), wait=exc.retry_after if isinstance(exc, RateLimited) else None)
+
+
+_Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+
+
+async def _open_stream(url: str, limit: float) -> tuple[_Stream, str, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise _Drop(
+            f"DA_WS_URL must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", reconnect=False
+        )
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        with trio.fail_after(limit):
+            if parts.scheme == "wss":
+                ctx = ssl.create_default_context()
+                stream: _Stream = await trio.open_ssl_over_tcp_stream(
+                    host, port, ssl_context=ctx, https_compatible=True
+                )
+            else:
+                stream = await trio.open_tcp_stream(host, port)
+    except (OSError, trio.TooSlowError) as exc:
+        raise _Drop(f"cannot reach the socket: {exc.__class__.__name__}") from None
+    return stream, host, resource
+
+
+async def _session(
+    ws: WebSocketConnection, user: User, api: DAClient, ing: _Ingest, tuning: Tuning
+) -> _Drop:
+    """Connect, subscribe, then read until the connection ends; returns why it ended."""
+    channel = f"$alerts:donation_{user.id}"
+    session = frames.Session()
+    await ws.send_message(session.connect(user.socket_token))
+    connected = await _expect(ws, session, frames.Connected, tuning.handshake_timeout)
+    assert isinstance(connected, frames.Connected)
+    try:
+        tokens = await api.channel_tokens(connected.client, [channel])
+    except (ApiError, OAuthError) as exc:
+        return _api_drop(exc)
+    if channel not in tokens:
+        return _Drop("/centrifuge/subscribe returned no token for our channel")
+    await ws.send_message(session.subscribe(channel, tokens[channel]))
+    await _expect(ws, session, frames.Subscribed, tuning.handshake_timeout)
+    ing.socket_up = True
+    ing.generation += 1
+    ing.generation_max = 0
+    ing.sink.emit("source_connected", source=SOURCE, user_id=user.id)
+    ing.wake()
+    log.info("da socket connected user_id=%d client=%s", user.id, connected.client)
+    ending: list[_Drop] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_pinger, ws, session, tuning, ending, nursery.cancel_scope)
+        try:
+            await _read(ws, session, ing)
+        except ConnectionClosed as exc:
+            ending.append(_closed(exc))
+        except _Drop as drop:
+            ending.append(drop)
+        nursery.cancel_scope.cancel()
+    return ending[0] if ending else _Drop("connection ended")
 
 
 async def _connection(api: DAClient, ing: _Ingest, tuning: Tuning) -> None:
     """One connection, from ``/user/oauth`` to its end (always by raising :class:`_Drop`)."""
     try:
         user = await api.user()
-    except RateLimited as exc:
-        raise _Drop(str(exc), wait=exc.retry_after) from None
     except (ApiError, OAuthError) as exc:
-        if isinstance(exc, AuthRevoked):
-            raise
-        raise _Drop(str(exc)) from None
-    channel = f"$alerts:donation_{user.id}"
+        raise _api_drop(exc) from None
+    stream, host, resource = await _open_stream(ing.settings.DA_WS_URL, tuning.handshake_timeout)
+    # The stream is ours to close: trio-websocket leaves it open after an abrupt drop.
+    outcome: BaseException = _Drop("connection ended")
     try:
-        async with open_websocket_url(
-            ing.settings.DA_WS_URL,
-            max_message_size=tuning.max_message,
-            connect_timeout=tuning.handshake_timeout,
-            disconnect_timeout=2.0,
-        ) as ws:
-            session = frames.Session()
-            await ws.send_message(session.connect(user.socket_token))
-            connected = await _expect(ws, session, frames.Connected, tuning.handshake_timeout)
-            assert isinstance(connected, frames.Connected)
+        async with trio.open_nursery() as nursery:
+            ws: WebSocketConnection | None = None
             try:
-                tokens = await api.channel_tokens(connected.client, [channel])
-            except ApiError as exc:
-                raise _Drop(str(exc), wait=getattr(exc, "retry_after", None)) from None
-            if channel not in tokens:
-                raise _Drop("/centrifuge/subscribe returned no token for our channel")
-            await ws.send_message(session.subscribe(channel, tokens[channel]))
-            await _expect(ws, session, frames.Subscribed, tuning.handshake_timeout)
-            ing.socket_up = True
-            ing.generation += 1
-            ing.generation_max = 0
-            ing.sink.emit("source_connected", source=SOURCE, user_id=user.id)
-            ing.wake()
-            log.info("da socket connected user_id=%d client=%s", user.id, connected.client)
-            dead: list[str] = []
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_pinger, ws, session, tuning, dead, nursery.cancel_scope)
-                await _read(ws, session, ing)
-            raise _Drop(dead[0] if dead else "connection ended")
-    except ConnectionClosed as exc:
-        close = exc.reason
-        info = frames.parse_close(close.code if close else None, close.reason if close else None)
-        raise _Drop(
-            f"closed code={info.code} reason={info.reason!r}", reconnect=info.reconnect
-        ) from None
-    except HandshakeError as exc:
-        raise _Drop(f"websocket handshake failed: {exc.__class__.__name__}") from None
-    except OSError as exc:
-        raise _Drop(f"cannot reach the socket: {exc.__class__.__name__}") from None
+                with trio.fail_after(tuning.handshake_timeout):
+                    ws = await wrap_client_stream(
+                        nursery, stream, host, resource, max_message_size=tuning.max_message
+                    )
+                outcome = await _session(ws, user, api, ing, tuning)
+            except ConnectionClosed as exc:
+                outcome = _closed(exc)
+            except (HandshakeError, trio.TooSlowError) as exc:
+                outcome = _Drop(f"websocket handshake failed: {_describe(exc)}")
+            except (_Drop, AuthRevoked) as exc:
+                outcome = exc
+            finally:
+                if ws is not None:
+                    with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+                        await ws.aclose()
+                nursery.cancel_scope.cancel()
+    except* HandshakeError as group:
+        # trio-websocket raises a refused handshake (e.g. HTTP 503) from its reader task.
+        outcome = _Drop(f"websocket handshake refused: {_describe(group.exceptions[0])}")
+    finally:
+        await trio.aclose_forcefully(stream)
+    raise outcome
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status is not None else exc.__class__.__name__
 
 
 async def _socket_loop(api: DAClient, ing: _Ingest, tuning: Tuning) -> None:
@@ -389,7 +471,7 @@ async def run(
         task_status.started()
         return
     tokens = TokenManager(settings, http, initial_tokens(settings))
-    api = DAClient(http, settings, tokens)
+    api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = _Ingest(settings, sink)
     revoked: list[AuthRevoked] = []
     async with trio.open_nursery() as nursery:
