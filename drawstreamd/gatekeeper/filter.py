@@ -30,6 +30,7 @@ FULL_CHECK_CHARS = 2048
 _CYRILLIC_RE = re.compile(r"[а-яєіїґ]")
 # Three or more single letters in a row, each standing alone ('х у й').
 _SPELLED_RE = re.compile(r"(?<!\S)(?:\w\s+){2,}\w(?!\S)")
+_ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
 _WORD_RE = re.compile(r"[\w@$*!]+")
 _PROFANITY = Index()
@@ -116,6 +117,8 @@ def _symbols(folded: str) -> str | None:
         return lexicon.EMOJI
     if sum(emoji in folded for emoji in lexicon.SEXUAL_EMOJI) >= 2:
         return lexicon.EMOJI
+    if "+" in folded and _ADULT_RE.search(folded):
+        return lexicon.PORN
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 GENITALS = "sexual:genitals"
 BREASTS = "sexual:breasts"
+BUTT = "sexual:butt"
 NUDITY = "sexual:nudity"
 ACT = "sexual:act"
 PORN = "sexual:porn"
@@ -34,13 +35,17 @@ BLOCK: dict[str, str] = {
         письк* писечк* писю пися писи писей пиписа пипису
         залуп{а,у,ы,е,ой} мошонк* вагин* влагалищ* вульв* клитор* гениталь* генитали*
         манд{а,у,ы,е,ой} елд{а,у,ы,ой,е} ануса анусом анус анусы
-        жоп{а,у,ы,е,ой,ка,ку,ки,кой,ке,ища,ищу,ами,ах,очку,очка,очки} жопк*
-        попк{а,у,и,ой,е} попочк* срак{а,у,и}
-        дуп{а,у,и,ою}
         цицьк* пісюн* піхв*
         penis* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
-        dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong* butthole*
+        dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
+        twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
         dildo* buttplug* fleshlight*
+    """,
+    BUTT: """
+        жоп{а,у,ы,е,ой,ка,ку,ки,кой,ке,ища,ищу,ами,ах,очку,очка,очки} жопк*
+        попк{а,у,и,ой,е} попочк* попу попы попой попами срак{а,у,и} задниц* ягодиц*
+        дуп{а,у,и,ою} сідниц*
+        buttock* butthole* arsehole*
     """,
     BREASTS: """
         сиськ* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
@@ -53,7 +58,7 @@ BLOCK: dict[str, str] = {
         раздет* раздева* оголен* топлес*
         голі голу голих голим оголен* роздягн*
         nude nudes nudity nudist* nudism topless undressed unclothed
-        стриптиз* stripper* striptease*
+        стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
         секс{,а,у,ом,е} сексуальн* секси сексапильн* сексуальност*
@@ -68,11 +73,13 @@ BLOCK: dict[str, str] = {
         sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
-        horny
+        horny humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
+        совокупл* интимн* оральн* doggystyle
     """,
     PORN: """
         эротик* эротич* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
+        smut smutty obscene r18 неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин*
@@ -85,7 +92,7 @@ BLOCK: dict[str, str] = {
     """,
     NAZI: """
         наци нацик* нацист* нацизм* неонацист* гитлер* нсдап фюрер*
-        nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer
+        nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer supremacist*
     """,
     SS: """
         сс эсэс* эсесовц* ваффен*
@@ -191,9 +198,9 @@ CONTEXT: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]
     ),
     ("booby", BREASTS, ("footed", "masked", "brown"), ("bird", "trap", "prize", "tube"), ()),
     (
-        "ass asses arse",
-        GENITALS,
-        (),
+        "ass asses arse butt butts",
+        BUTT,
+        ("cigarette", "cig", "rifle", "gun", "kick", "bad", "smart", "wise", "dumb", "lazy"),
         (),
         (
             "<end>",
@@ -239,6 +246,21 @@ CONTEXT: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]
 # Multi-word requests; a trailing * matches any ending of that word.
 PHRASES: tuple[tuple[str, str], ...] = (
     ("без одежд*", NUDITY),
+    ("в чем мать родила", NUDITY),
+    ("без штан*", NUDITY),
+    ("без юбк*", NUDITY),
+    ("без купальник*", NUDITY),
+    ("нижнем бель*", NUDITY),
+    ("половой акт*", ACT),
+    ("doggy style", ACT),
+    ("missionary position", ACT),
+    ("white supremacy", NAZI),
+    ("mein kampf", NAZI),
+    ("hooked cross", SWASTIKA),
+    ("crooked cross", SWASTIKA),
+    ("загнутыми концами", SWASTIKA),
+    ("фашистское приветствие", SALUTE),
+    ("фашистский салют", SALUTE),
     ("без трус*", NUDITY),
     ("без лифчик*", NUDITY),
     ("без бель*", NUDITY),

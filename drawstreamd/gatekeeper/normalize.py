@@ -30,9 +30,9 @@ CYRILLIC = frozenset("абвгдежзийклмнопрстуфхцчшщъыь
 LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 # Characters that stand for a letter inside a word (leetspeak).
-LEET = frozenset("0123456789@$!|")
+LEET = frozenset("0123456789@$!")
 # Characters that hide one letter ("х*й", "f#ck").
-MASKS = frozenset("*#%?")
+MASKS = frozenset("*#%?|")
 WILDCARD = "*"
 
 # Read as Cyrillic: look-alikes first, then transliteration; the first option is the usual one.
@@ -80,7 +80,7 @@ _TO_CYR: dict[str, tuple[str, ...]] = {
     "@": ("а",),
     "$": ("с",),
     "!": ("и",),
-    "|": ("л",),
+    **{greek: (cyr,) for greek, cyr in zip("αβγεικμνορτυχ", "авуеикмвортух", strict=True)},
 }
 
 # Read as Latin: Cyrillic look-alikes and leetspeak.
@@ -119,7 +119,7 @@ _TO_LAT: dict[str, tuple[str, ...]] = {
     "@": ("a",),
     "$": ("s",),
     "!": ("i",),
-    "|": ("l", "i"),
+    **{greek: (lat,) for greek, lat in zip("αβγεηικμνορτυχ", "abyenikmvoptux", strict=True)},
 }
 
 TO_CYR_TABLE = str.maketrans({k: v[0] for k, v in _TO_CYR.items()})
@@ -184,10 +184,23 @@ _DOUBLE = re.compile(r"(.)\1+")
 _MAX_VARIANTS = 8
 
 
+# Latin letters with accents lose them ('pénis'); Cyrillic й and ё are left alone.
+_LATIN_ACCENTED_RE = re.compile("[\u00c0-\u024f]")
+_LATIN_PLAIN = str.maketrans(
+    {
+        chr(code): unicodedata.normalize("NFD", chr(code))[0]
+        for code in range(0xC0, 0x250)
+        if unicodedata.normalize("NFD", chr(code))[0].isascii()
+    }
+)
+
+
 def fold(text: str) -> str:
-    """NFKC, case fold, ё→е, drop invisible characters and stray combining marks."""
+    """NFKC, case fold, ё→е, plain Latin letters, no invisible characters or stray marks."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     if not folded.isascii():
+        if _LATIN_ACCENTED_RE.search(folded):
+            folded = folded.translate(_LATIN_PLAIN)
         # NFKC has composed й and ё; a combining mark left over was put there deliberately.
         folded = _INVISIBLE_RE.sub("", folded)
         if "ё" in folded:

@@ -40,12 +40,11 @@ _CACHE_LIMIT = 50_000
 _LEET_TO_LAT = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
-_LEET_RE = re.compile(r"[0-9@$!|]")
+_LEET_RE = re.compile(r"[0-9@$!]")
 _DOUBLE_RE = re.compile(r"(.)\1")
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
 _MISSING = object()
-_LATIN_RE = re.compile(r"[a-z]")
-_UKRAINIAN_RE = re.compile(r"[іїєґў]")
+_NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
 
 # Chunk flags: what the message-level passes have to look at.
 HIT = 1  # a piece or the rebuilt chunk matched a rule
@@ -127,7 +126,7 @@ class Rules:
                 # An all-Latin word in a Russian message: read it only the most likely way.
                 forms = cyrillic_variants(piece)[:1]
             else:
-                odd = lat or leet or _UKRAINIAN_RE.search(piece) is not None
+                odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
                 forms = cyrillic_variants(piece) if odd else [piece]
             found = self._lookup_forms(_RU, forms, squeeze, piece)
             if found is not None:
@@ -238,7 +237,7 @@ class Rules:
             readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
         elif word.isascii():
             readings = ((_EN, word),)
-        elif _LATIN_RE.search(word) is None and _UKRAINIAN_RE.search(word) is None:
+        elif _NOT_RUSSIAN_RE.search(word) is None:
             readings = ((_RU, word),)
         else:
             readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
