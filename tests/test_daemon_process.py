@@ -8,11 +8,14 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support import drawstreamctl_bin, drawstreamd_bin, process_env
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 class Daemon:
