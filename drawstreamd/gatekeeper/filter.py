@@ -134,11 +134,9 @@ def _across_words(rules: Rules, chunks: list[Chunk], cyr_context: bool) -> str |
             continue
         start, end = starts[i], starts[i + 1]
         for offset, hit in enumerate(chunk.hits):
-            if hit is not None and _fires(
-                hit, _at(words, start + offset - 1), _at(words, start + offset + 1)
-            ):
+            if hit is not None and _fires(hit, words, start + offset, start + offset + 1):
                 return hit.rule
-        if chunk.whole is not None and _fires(chunk.whole, _at(words, start - 1), _at(words, end)):
+        if chunk.whole is not None and _fires(chunk.whole, words, start, end):
             return chunk.whole.rule
     for i in flagged:
         if chunks[i].flags & PHRASE:
@@ -186,7 +184,7 @@ def _split_words(
             if words[left] in lexicon.STOPWORDS or words[left + 1] in lexicon.STOPWORDS:
                 continue
             entry = rules.match_word(a + b, cyr_context)
-            if entry is not None and _fires(entry, _at(words, left - 1), _at(words, left + 2)):
+            if entry is not None and _fires(entry, words, left, left + 2):
                 return entry.rule
     return None
 
@@ -205,7 +203,7 @@ def _run(
     begin, stop = starts[first], starts[end]
     joined = "".join(raws[begin:stop])
     entry = rules.match_word(joined, cyr_context)
-    if entry is not None and _fires(entry, _at(words, begin - 1), _at(words, stop)):
+    if entry is not None and _fires(entry, words, begin, stop):
         return entry.rule
     spelled = spelled_out(joined)
     return spelled.rule if spelled else None
@@ -260,11 +258,15 @@ def _neighbour_matches(word: str | None, wanted: tuple[str, ...]) -> bool:
     return False
 
 
-def _fires(entry: Entry, prev: str | None, nxt: str | None) -> bool:
+def _fires(entry: Entry, words: list[str], first: int, end: int) -> bool:
+    """Does a match over ``words[first:end]`` block, given its neighbours?"""
     if not entry.contextual:
         return True
+    prev, nxt = _at(words, first - 1), _at(words, end)
     if entry.after and prev is not None and _neighbour_matches(prev, entry.after):
         return False
     if entry.before and nxt is not None and _neighbour_matches(nxt, entry.before):
+        return False
+    if entry.near and any(_neighbour_matches(w, entry.near) for w in words):
         return False
     return not entry.only_before or _neighbour_matches(nxt, entry.only_before)

@@ -26,10 +26,11 @@ class Entry:
     before: tuple[str, ...] = ()
     only_before: tuple[str, ...] = ()
     verbal: bool = False
+    near: tuple[str, ...] = ()
 
     @property
     def contextual(self) -> bool:
-        return bool(self.after or self.before or self.only_before)
+        return bool(self.after or self.before or self.only_before or self.near)
 
 
 def expand(pattern: str) -> list[str]:
@@ -81,7 +82,9 @@ class Index:
             if word.endswith("*"):
                 stem = word[:-1]
                 if len(stem) >= _HEAD:
-                    chosen = Entry(entry.rule, entry.after, entry.before, entry.only_before, verbal)
+                    chosen = Entry(
+                        entry.rule, entry.after, entry.before, entry.only_before, verbal, entry.near
+                    )
                     self.prefix.setdefault(stem, chosen)
             elif word:
                 self.exact.setdefault(word, entry)
@@ -198,9 +201,15 @@ def build_lexicon_indexes() -> tuple[Index, Index]:
     for rule, patterns in lexicon.BLOCK.items():
         for pattern in patterns.split():
             (ru if _is_cyrillic(pattern) else en).add(pattern, Entry(rule))
-    for patterns, rule, after, before, only_before in lexicon.CONTEXT:
-        entry = Entry(rule, after, before, only_before)
-        for pattern in patterns.split():
+    for context in lexicon.CONTEXT:
+        entry = Entry(
+            context.rule,
+            tuple(context.after.split()),
+            tuple(context.before.split()),
+            tuple(context.only_before.split()),
+            near=tuple(context.near.split()),
+        )
+        for pattern in context.patterns.split():
             (ru if _is_cyrillic(pattern) else en).add(pattern, entry)
     for pattern in lexicon.ALLOW.split():
         (ru if _is_cyrillic(pattern) else en).allow(pattern)

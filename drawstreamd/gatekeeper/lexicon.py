@@ -11,6 +11,8 @@ the skeleton is an ordinary English word (see TRANSLIT_COLLISIONS).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 GENITALS = "sexual:genitals"
 BREASTS = "sexual:breasts"
 BUTT = "sexual:butt"
@@ -50,7 +52,7 @@ BLOCK: dict[str, str] = {
     BREASTS: """
         сиськ* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
         сосок соски сосков сосками сосочк*
-        boob boobs boobies boobie titties titty tits tiddies tiddy tittys nipple* breasts
+        boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
     """,
     NUDITY: """
         гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым} голеньк*
@@ -108,138 +110,85 @@ BLOCK: dict[str, str] = {
     """,
 }
 
-# Words that block only when their neighbours do not make them innocent:
-# (patterns, rule, innocent after..., innocent before..., or block only before...).
-# A neighbour listed with 1-2 letters must match exactly, a longer one is a word start;
-# "<end>" stands for the end of the message.
-CONTEXT: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
-    (
+
+class Context(NamedTuple):
+    """Words that block unless their neighbours make them innocent.
+
+    Neighbour lists are space-separated; a neighbour of 1-2 letters must match exactly, a
+    longer one is a word start; "<end>" stands for the end of the message.
+    """
+
+    patterns: str
+    rule: str
+    after: str = ""  # innocent right after one of these ("на хуй", "blue tit")
+    before: str = ""  # innocent right before one of these ("член команды")
+    only_before: str = ""  # blocks only right before one of these ("fucking her")
+    near: str = ""  # innocent anywhere in a message with one of these ("tit ... bird feeder")
+
+
+CONTEXT: tuple[Context, ...] = (
+    Context(
         "член{,а,у,ом,е,ы,ов,ам,ами,ах,ик,ика,иком,ище,ища,ищем}",
         GENITALS,
-        (),
-        (
-            "команд",
-            "экипаж",
-            "клуб",
-            "парти",
-            "семь",
-            "жюри",
-            "совет",
-            "групп",
-            "обществ",
-            "организац",
-            "банд",
-            "союз",
-            "сборн",
-            "комисси",
-            "академи",
-            "корреспондент",
-            "профсоюз",
-            "коллектив",
-            "отряд",
-            "гильди",
-            "клан",
-            "братств",
-            "ордена",
-            "парламент",
-            "делегац",
-            "правлени",
-            "кружк",
-            "секты",
-            "шайк",
-            "стаи",
-            "стаю",
-            "предложени",
-            "множеств",
-            "уравнени",
-            "ряда",
-            "экспедиц",
-            "правительств",
-            "гильд",
-            "нашей",
-            "вашей",
-            "моей",
-            "твоей",
-            "их",
-            "этой",
-            "этого",
-        ),
-        (),
+        before="""
+            команд экипаж клуб парти семь жюри совет групп обществ организац банд союз сборн
+            комисси академи корреспондент профсоюз коллектив отряд гильди клан братств ордена
+            парламент делегац правлени кружк секты шайк стаи стаю предложени множеств уравнени
+            ряда экспедиц правительств нашей вашей моей твоей их этой этого
+        """,
     ),
-    (
+    Context(
         "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуйца хуек хуйку хуище хуища хуищем",
         GENITALS,
-        ("на", "ни", "до", "по", "в", "каког", "нах", "нех"),
-        ("знает", "его", "ее", "тебе", "вам", "им", "ли"),
-        (),
+        after="на ни до по в каког нах нех кличке named called зовут",
+        before="знает его ее тебе вам им ли",
     ),
-    (
+    Context(
         "хер{,а,у,ом,ы,ов}",
         GENITALS,
-        ("на", "ни", "до", "по", "каког", "к", "в"),
-        ("знает", "его", "тебе", "вам", "им"),
-        (),
+        after="на ни до по каког к в кличке named called зовут",
+        before="знает его тебе вам им",
     ),
-    (
+    Context(
         "dick dicks dik diks dikk",
         GENITALS,
-        ("moby", "philip", "k", "van"),
-        ("tracy", "grayson", "van"),
-        (),
+        after="moby philip k van named called uncle mr",
+        before="tracy grayson van",
     ),
-    ("cock cocks", GENITALS, (), ("robin", "sparrow", "doodle"), ()),
-    ("pussy pussies", GENITALS, (), ("cat", "willow", "foot"), ()),
-    (
-        "tit",
+    Context(
+        "cock cocks",
+        GENITALS,
+        before="robin sparrow doodle crow",
+        near="farm hen hens chicken rooster barn crowing feather",
+    ),
+    Context("pussy pussies", GENITALS, before="cat willow foot", near="kitten kitty"),
+    Context(
+        "tit tits",
         BREASTS,
-        ("blue", "great", "coal", "marsh", "willow", "crested", "tailed"),
-        ("bird",),
-        (),
+        after="blue great coal marsh willow crested tailed",
+        before="bird",
+        near="bird feeder branch nest птиц",
     ),
-    ("booby", BREASTS, ("footed", "masked", "brown"), ("bird", "trap", "prize", "tube"), ()),
-    (
+    Context("booby boobies", BREASTS, after="footed masked brown", before="bird trap prize tube"),
+    Context(
         "ass asses arse butt butts",
         BUTT,
-        ("cigarette", "cig", "rifle", "gun", "kick", "bad", "smart", "wise", "dumb", "lazy"),
-        (),
-        (
-            "<end>",
-            "and",
-            "with",
-            "in",
-            "on",
-            "of",
-            "naked",
-            "nude",
-            "cheek",
-            "hole",
-            "crack",
-            "pic",
-        ),
+        after="cigarette cig rifle gun kick bad smart wise dumb lazy",
+        only_before="<end> and with in on of naked nude cheek hole crack pic",
     ),
-    ("sperm", ACT, (), ("whale",), ()),
-    ("naked nakedness", NUDITY, (), ("mole", "eye", "flame", "truth", "ape", "singularit"), ()),
-    ("cum", ACT, ("magna", "summa"), ("laude",), ()),
-    (
-        "обнаж*",
-        NUDITY,
-        (),
-        ("меч", "клин", "шпаг", "сабл", "лезви", "кинжал", "оруж", "шашк", "катан"),
-        (),
-    ),
-    (
+    Context("sperm", ACT, before="whale"),
+    Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
+    Context("cum", ACT, after="magna summa", before="laude"),
+    Context("обнаж*", NUDITY, before="меч клин шпаг сабл лезви кинжал оруж шашк катан"),
+    Context(
         "сосет сосут сосать соси сосала сосал сосали сосешь",
         ACT,
-        (),
-        ("молок", "лапу", "палец", "леденец", "леденц", "чупа", "соску", "сок", "конфет", "кров"),
-        (),
+        before="молок лапу палец леденец леденц чупа соску сок конфет кров",
     ),
-    (
+    Context(
         "fuck fucks fucked fucking",
         ACT,
-        (),
-        (),
-        ("<end>", "her", "him", "them", "each", "a", "an", "the", "in", "on", "with", "someone"),
+        only_before="<end> her him them each a an the in on with someone",
     ),
 )
 
