@@ -17,6 +17,7 @@ values it shows change; a frame where nothing changed paints nothing.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +38,8 @@ BAR_BG = (55, 60, 90)
 BAR_FG = (0, 228, 54)
 HOLD_FG = (41, 173, 255)
 CAPTION = "All for you"
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Control, format (zero-width…), surrogate, private-use and unassigned code points."""
 
 LABELS = {
     "en": {
@@ -142,7 +145,10 @@ class HudPainter:
         covered = self._covered
         for c in text:
             if c not in covered:
-                covered[c] = c.isspace() or self._probe.get_metrics(c)[0] is not None
+                if unicodedata.category(c) in _INVISIBLE:
+                    covered[c] = False
+                else:
+                    covered[c] = c.isspace() or self._probe.get_metrics(c)[0] is not None
         if all(covered[c] for c in text):
             return text
         return " ".join("".join(c for c in text if covered[c]).split())
@@ -151,7 +157,11 @@ class HudPainter:
         key = (text, font, colour)
         surf = self._cache.get(key)
         if surf is None:
-            surf = self.fonts[font].render(self.printable(font, text) or " ", True, colour)
+            shown = self.printable(font, text) or " "
+            try:
+                surf = self.fonts[font].render(shown, True, colour)
+            except pygame.error:  # e.g. only zero-width glyphs left
+                surf = self.fonts[font].render(" ", True, colour)
             self.renders += 1
             self._cache[key] = surf
             if len(self._cache) > 512:
