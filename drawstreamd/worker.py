@@ -46,6 +46,7 @@ class VerdictLike(Protocol):
 
 class GatekeeperLike(Protocol):
     def check(self, text: str) -> VerdictLike: ...
+    def mask(self, text: str) -> str: ...
 
 
 class RemotePlanner(Planner, Protocol):
@@ -192,7 +193,11 @@ class Worker:
                     "started", item.id, donor=d.donor, message=d.message, origin=buffer.origin
                 )
                 self.scene.begin(
-                    buffer, donor=d.donor, amount=d.amount, currency=d.currency, message=d.message
+                    buffer,
+                    donor=self._shown(d.donor),
+                    amount=d.amount,
+                    currency=d.currency,
+                    message=self._shown(d.message),
                 )
                 await self._watch_steps(item, buffer)
             self._phase_scope = None
@@ -396,6 +401,10 @@ class Worker:
                 self.events.emit("planner", state=self.planner_state)
             await trio.sleep(PROBE_INTERVAL_SEC)
 
+    def _shown(self, text: str) -> str:
+        """Text as the HUD shows it: profanity masked when HUD_MASK_PROFANITY is on."""
+        return self.gatekeeper.mask(text) if self.settings.HUD_MASK_PROFANITY else text
+
     def _draw_estimate(self) -> float:
         if self._draw_times:
             return sum(self._draw_times) / len(self._draw_times)
@@ -407,7 +416,11 @@ class Worker:
         out = []
         for item in self.queue.preview():
             d = item.donation
-            out.append(Upcoming(d.donor, d.message, d.amount, d.currency, round(eta)))
+            out.append(
+                Upcoming(
+                    self._shown(d.donor), self._shown(d.message), d.amount, d.currency, round(eta)
+                )
+            )
             eta += per_item
         return tuple(out)
 

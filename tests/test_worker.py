@@ -296,3 +296,27 @@ async def test_cancellation_leaves_the_drawing_interrupted(rig_factory) -> None:
     item = await rig.journal.get(a)
     assert item is not None
     assert item.status is Status.INTERRUPTED
+
+
+async def test_hud_masks_profanity_when_asked(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    async with trio.open_nursery() as nursery:
+        rig: Rig = await rig_factory(
+            nursery, DEFAULT_STEP_DURATION_MS=3000, HUD_MASK_PROFANITY=True
+        )
+        first = await rig.donate(1, "бля, нарисуй кота")
+        await rig.donate(2, "fuck, draw a heart")
+        await rig.wait_for("started", first)
+        hud = rig.worker.scene.hud
+        assert hud.message.startswith("б**")
+        assert "кота" in hud.message
+        with trio.fail_after(2):
+            while not hud.upcoming:
+                await trio.sleep(0.05)
+        assert hud.upcoming[0].message.startswith("f***")
+        rig.worker.settings.HUD_MASK_PROFANITY = (
+            False  # SIGHUP turns it off: next texts are as sent
+        )
+        with trio.fail_after(2):
+            while not hud.upcoming[0].message.startswith("fuck"):
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
