@@ -1,0 +1,290 @@
+"""The HTTP/WebSocket API, served by Hypercorn on loopback over the real command layer."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import trio
+import trio_websocket
+from test_control_harness import Stack, free_port, open_stack
+
+from drawstreamd.control.http import HttpConfigError, ensure_api_token, serve_http
+from drawstreamd.control.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+
+@dataclass
+class Api:
+    st: Stack
+    url: str
+    token: str
+    client: httpx.AsyncClient
+    stop: trio.Event
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@contextlib.asynccontextmanager
+async def api(
+    tmp_path: Path, limiter: RateLimiter | None = None, **settings: object
+) -> AsyncIterator[Api]:
+    async with open_stack(tmp_path, API_PORT=free_port(), **settings) as st:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            urls = await nursery.start(
+                functools.partial(
+                    serve_http,
+                    st.settings,
+                    st.commands,
+                    st.events,
+                    shutdown_trigger=stop.wait,
+                    limiter=limiter,
+                )
+            )
+            token = (st.settings.STATE_DIR / "api_token").read_text().strip()
+            async with httpx.AsyncClient(base_url=urls[0] + "/api/v1") as client:
+                yield Api(st, urls[0], token, client, stop)
+            stop.set()
+
+
+async def test_reading_needs_no_token(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            await a.st.commands.donate("кот", "Маша")
+            r = await a.client.get("/status")
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "application/json"
+            assert r.json()["queue_length"] == 1
+            r = await a.client.get("/queue")
+            assert [i["donor"] for i in r.json()["items"]] == ["Маша"]
+            r = await a.client.get("/history", params={"limit": 1})
+            assert len(r.json()["items"]) == 1
+            r = await a.client.get("/health")
+            assert r.json()["protocol"] == "1.0"
+            r = await a.client.get("/current")
+            assert r.json() == {"state": "idle", "progress": 0.0, "remaining_sec": 0.0} | {
+                k: None
+                for k in ("id", "status", "donor", "message", "amount", "currency", "source")
+            }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/skip"),
+        ("POST", "/clear"),
+        ("POST", "/pause"),
+        ("POST", "/resume"),
+        ("POST", "/donations"),
+        ("DELETE", "/queue/1"),
+        ("POST", "/replay/1"),
+    ],
+)
+async def test_changing_anything_without_the_token_is_401(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            await a.st.commands.donate("кот")
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": a.token}):
+                r = await a.client.request(method, path, headers=headers, json={"message": "x"})
+                assert r.status_code == 401
+                assert r.headers["www-authenticate"].startswith("Bearer")
+                assert r.json()["error"] == "permission"
+            assert len(a.st.queue) == 1
+            assert not a.st.queue.paused
+
+
+async def test_token_file_is_generated_once_owner_only(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            path = a.st.settings.STATE_DIR / "api_token"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert len(a.token) >= 40
+            assert ensure_api_token(a.st.settings) == a.token  # stable across restarts
+
+
+async def test_mutations_with_the_token(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            r = await a.client.post(
+                "/donations",
+                headers=a.auth(),
+                json={"message": "нарисуй кота", "name": "Маша", "amount": 50, "currency": "eur"},
+            )
+            assert r.status_code == 201
+            created = r.json()
+            assert (created["donor"], created["currency"], created["status"]) == (
+                "Маша",
+                "EUR",
+                "queued",
+            )
+            r = await a.client.post("/pause", headers=a.auth())
+            assert r.json() == {"paused": True}
+            assert a.st.queue.paused
+            r = await a.client.post("/resume", headers=a.auth())
+            assert r.json() == {"paused": False}
+            r = await a.client.delete(f"/queue/{created['id']}", headers=a.auth())
+            assert r.json() == {"removed": True, "id": created["id"]}
+            r = await a.client.delete(f"/queue/{created['id']}", headers=a.auth())
+            assert r.status_code == 404
+            assert r.json()["error"] == "no_exist"
+            await a.st.commands.donate("дом")
+            drawn = await a.st.worker.take()
+            r = await a.client.post("/skip", headers=a.auth())
+            assert r.json() == {"skipped": True, "id": drawn.id}
+            r = await a.client.post(f"/replay/{drawn.id}", headers=a.auth())
+            assert r.status_code == 201
+            assert r.json()["message"] == "дом"
+            r = await a.client.post("/clear", headers=a.auth())
+            assert r.json() == {"cleared": 1}
+            r = await a.client.post("/replay/999", headers=a.auth())
+            assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b'{"message": "x", "colour": "red"}', "application/json", 400),
+        (b'{"message": 5}', "application/json", 400),
+        (b'{"message": "x", "amount": -1}', "application/json", 400),
+        (b'{"message": "x", "amount": 1e400}', "application/json", 400),
+        (b'{"message": "   "}', "application/json", 400),
+        (b"[]", "application/json", 400),
+        (b"", "application/json", 400),
+        (b'{"message": "' + b"x" * 20000 + b'"}', "application/json", 413),
+        (b'{"message": "x"}', "text/plain", 415),
+        (b"\xff\xfe", "application/json", 400),
+    ],
+)
+async def test_bad_bodies_are_4xx_json_and_queue_nothing(
+    tmp_path: Path, content: bytes, content_type: str, status: int
+) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            headers = {**a.auth(), "Content-Type": content_type}
+            r = await a.client.post("/donations", headers=headers, content=content)
+            assert r.status_code == status
+            assert r.headers["content-type"] == "application/json"
+            assert r.json()["message"]
+            assert len(a.st.queue) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/skip", 405),
+        ("PUT", "/status", 405),
+        ("GET", "/nothing", 404),
+        ("DELETE", "/queue/abc", 404),
+        ("DELETE", "/queue/0", 400),
+        ("DELETE", "/queue/99999999999999999999999", 400),
+        ("GET", "/history?limit=0", 400),
+        ("GET", "/history?limit=x", 400),
+        ("GET", "/history?offset=-1", 400),
+    ],
+)
+async def test_wrong_methods_and_paths_are_4xx_json(
+    tmp_path: Path, method: str, path: str, status: int
+) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            r = await a.client.request(method, path, headers=a.auth())
+            assert r.status_code == status
+            assert "message" in r.json()
+            if status == 405:
+                assert r.headers["allow"]
+
+
+async def test_non_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with open_stack(tmp_path, API_HOST="0.0.0.0") as st:
+            with pytest.raises(HttpConfigError, match="without API_TOKEN"):
+                await serve_http(
+                    st.settings, st.commands, st.events, shutdown_trigger=trio.sleep_forever
+                )
+            assert not (st.settings.STATE_DIR / "api_token").exists()
+    async with open_stack(tmp_path, API_HOST="0.0.0.0", API_TOKEN="configured") as st:
+        assert ensure_api_token(st.settings) == "configured"
+
+
+async def test_events_websocket_streams_events_and_closes_1001_on_shutdown(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            host, port = a.url.removeprefix("http://").rsplit(":", 1)
+            stream = await trio.open_tcp_stream(host, int(port))
+            async with stream, trio.open_nursery() as nursery:
+                # our own stream, closed by us: trio-websocket leaves it to the GC here
+                ws = await trio_websocket.wrap_client_stream(
+                    nursery, stream, host, "/api/v1/events?kinds=queued,paused"
+                )
+                await trio.sleep(0.1)  # the subscription is made right after accept
+                await a.st.commands.resume()  # not asked for
+                await a.st.commands.donate("кот", "Маша")
+                event = json.loads(await ws.get_message())
+                assert (event["kind"], event["item_id"]) == ("queued", 1)
+                assert event["data"]["donor"] == "Маша"
+                a.st.queue.pause()
+                assert json.loads(await ws.get_message())["kind"] == "paused"
+                a.stop.set()
+                with trio.fail_after(1), pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                    await ws.get_message()
+                assert closed.value.reason.code == 1001
+
+
+async def test_events_websocket_refuses_unknown_kinds(tmp_path: Path) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            r = await a.client.get("/events?kinds=queued,nonsense", headers=upgrade)
+            assert r.status_code == 400
+            assert r.json()["message"] == "unknown event kind 'nonsense'"
+
+
+async def test_a_flooding_client_gets_429_with_retry_after(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path, limiter=RateLimiter(rate=0.1, burst=3)) as a:
+            codes = [(await a.client.get("/status")).status_code for _ in range(5)]
+            assert codes == [200, 200, 200, 429, 429]
+            r = await a.client.get("/status")
+            assert r.status_code == 429
+            assert int(r.headers["retry-after"]) >= 1
+            assert r.json()["error"] == "busy"
+
+
+async def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            doc = (await a.client.get("/openapi.json")).json()
+            assert doc["openapi"].startswith("3.1")
+            assert set(doc["paths"]) >= {
+                f"/api/v1/{p}"
+                for p in (
+                    "health", "status", "queue", "history", "skip", "clear", "pause",
+                    "resume", "donations", "queue/{item_id}", "replay/{item_id}",
+                )
+            }  # fmt: skip
+            donate = doc["paths"]["/api/v1/donations"]["post"]
+            assert donate["security"] == [{"bearer": []}]
+            body = doc["components"]["schemas"]["DonateRequest"]
+            assert body["required"] == ["message"]
+            assert body["properties"]["message"]["maxLength"] == 500
