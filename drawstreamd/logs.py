@@ -20,6 +20,9 @@ leaves the process some other way (an error printed on exit, an HTTP error body)
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import io
 import json
 import logging
 import os
@@ -95,6 +98,72 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+class ScrubbingStream(io.TextIOBase):
+    """A text stream that masks secrets in everything written through it.
+
+    Text is passed on a line at a time (a secret split over two ``write`` calls is still
+    caught); ``flush`` passes on what is pending. ``fileno`` and ``isatty`` are the wrapped
+    stream's, so journald detection and terminal checks still see the real file.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.wrapped = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            lines, _, self._pending = self._pending.rpartition("\n")
+            self.wrapped.write(scrub(lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.wrapped.write(scrub(self._pending))
+            self._pending = ""
+        self.wrapped.flush()
+
+    def fileno(self) -> int:
+        return self.wrapped.fileno()
+
+    def isatty(self) -> bool:
+        return self.wrapped.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.wrapped, "encoding", "utf-8")
+
+
+def protect_stdio() -> None:
+    """Mask secrets in whatever this process prints on stdout and stderr from now on.
+
+    For the tools as much as the daemon: an error message printed with ``print`` (or a
+    traceback Python prints on its way out) passes the same scrubber as log lines.
+    """
+    global _flush_registered
+    if not isinstance(sys.stdout, ScrubbingStream):
+        sys.stdout = ScrubbingStream(sys.stdout)
+    if not isinstance(sys.stderr, ScrubbingStream):
+        sys.stderr = ScrubbingStream(sys.stderr)
+    if not _flush_registered:
+        atexit.register(_flush_stdio)
+        _flush_registered = True
+
+
+_flush_registered = False
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, ScrubbingStream):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
 
 
 # -- fields ----------------------------------------------------------------------------------

@@ -235,3 +235,37 @@ def test_journal_stream_of_another_file_is_ignored(
     (line,) = path.read_text(encoding="utf-8").splitlines()
     assert not line.startswith("<")
     assert line.endswith(" INFO worker: plain")
+
+
+# -- stdout and stderr -----------------------------------------------------------------------
+def test_printed_text_is_masked_even_when_a_secret_is_split_across_writes() -> None:
+    logs.add_secrets([TOKEN])
+    out = io.StringIO()
+    stream = logs.ScrubbingStream(out)
+    half = len(TOKEN) // 2
+    stream.write(f"error: bearer {TOKEN[:half]}")
+    stream.write(f"{TOKEN[half:]} refused\nnext ")
+    assert out.getvalue() == "error: bearer *** refused\n"
+    print(f"line with {TOKEN}", file=stream)
+    stream.flush()
+    assert out.getvalue() == "error: bearer *** refused\nnext line with ***\n"
+
+
+def test_protect_stdio_masks_print_and_keeps_the_real_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "stderr"
+    with path.open("w", encoding="utf-8") as real:
+        monkeypatch.setattr(sys, "stderr", real)
+        monkeypatch.setattr(sys, "stdout", io.StringIO())
+        logs.add_secrets([CLIENT_SECRET])
+        logs.protect_stdio()
+        logs.protect_stdio()  # twice is once
+        assert isinstance(sys.stderr, logs.ScrubbingStream)
+        assert not isinstance(sys.stderr.wrapped, logs.ScrubbingStream)
+        assert sys.stderr.fileno() == real.fileno()
+        print(f"drawstreamd: token endpoint said: client_secret={CLIENT_SECRET}", file=sys.stderr)
+        sys.stderr.flush()
+    assert (
+        path.read_text(encoding="utf-8") == "drawstreamd: token endpoint said: client_secret=***\n"
+    )

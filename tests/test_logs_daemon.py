@@ -1,0 +1,181 @@
+"""No secret leaves a real drawstreamd: not in logs, not in error messages, not in its files.
+
+The daemon and its tools run with distinctive tokens and secrets while every outside service
+fails: first on closed loopback ports, then against a hostile loopback server that answers
+every request with an error quoting back all it received (headers and body, so the very
+tokens). Then everything they wrote is searched: stdout, stderr and every file in the state
+directory except the owner-only token files the daemon is meant to keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import sys
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BIN = Path(sys.executable).parent
+SECRETS = {
+    "DA_ACCESS_TOKEN": "dat-7Hq2Lm9Vx4Pz8Rk3Wn6Ty1",
+    "DA_REFRESH_TOKEN": "drt-5Fg8Jk2Ls7Qa4Zx9Cv3Bn0",
+    "DA_CLIENT_SECRET": "dcs-9Mn4Bv7Cx2Zl5Kj8Hg3Fd6",
+    "API_TOKEN": "api-3Ws8Ed1Rf6Tg9Yh4Uj7Ik2",
+    "LLM_API_KEY": "llm-6Pl9Ok2Ij5Uh8Yg1Tf4Rd7",
+}
+TOKEN_FILES = {"da_tokens.json", "api_token"}
+"""Files the daemon keeps tokens in on purpose (mode 0600); everything else must be clean."""
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port with a socket bound but not listening: connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+async def _echo_errors(stream: trio.SocketStream) -> None:
+    """An HTTP/1.1 server that refuses everything and quotes the whole request back."""
+    data = b""
+    with trio.move_on_after(5):
+        while b"\r\n\r\n" not in data:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                break
+            body += chunk
+        # the credentials first, so that even a shortened quote carries them
+        lines = head.split(b"\r\n")
+        auth = [x for x in lines if x.lower().startswith(b"authorization:")]
+        echo = b"\n".join([*auth, body, *lines]).decode("utf-8", "replace")
+        reply = json.dumps(
+            {"error": "invalid_grant", "error_description": echo, "message": echo}
+        ).encode()
+        await stream.send_all(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(reply)}\r\nConnection: close\r\n\r\n".encode()
+            + reply
+        )
+    await stream.aclose()
+
+
+def _env(tmp_path: Path, base: str, ws: str) -> dict[str, str]:
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "SDL_VIDEODRIVER": "dummy",
+        "LOG_LEVEL": "DEBUG",
+        "LLM_BACKEND": "openai",
+        "LLM_ENDPOINT": f"{base}/v1",
+        "LLM_TIMEOUT_SEC": "2",
+        "LLM_ATTEMPTS": "2",
+        "DA_OAUTH_URL": f"{base}/oauth",
+        "DA_API_URL": f"{base}/api/v1",
+        "DA_WS_URL": ws,
+        "DA_CLIENT_ID": "4242",
+        "SHOW_DURATION_SEC": "0.5",
+        "DEFAULT_STEP_DURATION_MS": "20",
+        **SECRETS,
+    }
+
+
+async def _run(tmp_path: Path, env: dict[str, str], name: str, *argv: str) -> None:
+    """Run one command to its end (a daemon is stopped with SIGTERM after a while)."""
+    with (tmp_path / f"{name}.out").open("wb") as out, (tmp_path / f"{name}.err").open("wb") as err:
+        process = await trio.lowlevel.open_process(
+            list(argv), env=env, cwd=tmp_path, stdout=out, stderr=err
+        )
+    try:
+        if "--state-dir" in argv:
+            await trio.sleep(8)  # through several demo donations and reconnect attempts
+            process.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            await process.wait()
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+
+
+async def _exercise(tmp_path: Path, base: str, ws: str) -> Path:
+    env = _env(tmp_path, base, ws)
+    state = tmp_path / "state"
+    daemon = str(BIN / "drawstreamd")
+    await _run(tmp_path, env, "daemon", daemon, "--headless", "--demo", "--state-dir", str(state))
+    await _run(tmp_path, env, "check", daemon, "check-config")
+    await _run(tmp_path, env, "plan", daemon, "plan", "нарисуй кота")
+    await _run(tmp_path, {**env, "API_PORT": "not-a-port"}, "badconf", daemon, "check-config")
+    return state
+
+
+def _leaks(tmp_path: Path, state: Path) -> list[str]:
+    found = []
+    written = [p for p in tmp_path.glob("*.out")] + [p for p in tmp_path.glob("*.err")]
+    for path in state.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.name in TOKEN_FILES:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            continue
+        written.append(path)
+    for path in written:
+        data = path.read_bytes()
+        for key, value in SECRETS.items():
+            if value.encode() in data:
+                found.append(f"{key} in {path.relative_to(tmp_path)}")
+    return found
+
+
+def _text(tmp_path: Path, name: str) -> str:
+    return (tmp_path / name).read_text(encoding="utf-8", errors="replace")
+
+
+async def test_no_secret_is_written_when_every_service_is_unreachable(
+    tmp_path: Path, closed_port: int
+) -> None:
+    base = f"http://127.0.0.1:{closed_port}"
+    state = await _exercise(tmp_path, base, f"ws://127.0.0.1:{closed_port}/connection/websocket")
+    assert _leaks(tmp_path, state) == []
+    # the failure paths were really walked
+    daemon_log = _text(tmp_path, "daemon.err")
+    assert f"127.0.0.1:{closed_port}" in daemon_log
+    assert "********" in _text(tmp_path, "check.out")  # masked, yet shown to be set
+    assert "API_PORT" in _text(tmp_path, "badconf.err")
+
+
+async def test_no_secret_is_written_when_a_server_quotes_requests_back(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, _echo_errors, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        state = await _exercise(tmp_path, base, f"ws://127.0.0.1:{port}/connection/websocket")
+        nursery.cancel_scope.cancel()
+    assert _leaks(tmp_path, state) == []
+    daemon_log = _text(tmp_path, "daemon.err") + _text(tmp_path, "plan.err")
+    assert "401" in daemon_log
