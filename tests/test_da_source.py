@@ -14,8 +14,12 @@ import trio
 from da_support import FAST, MemorySink, running_source, settings_for
 
 from drawstreamd.config import Settings
+from drawstreamd.events import EventBus
+from drawstreamd.journal import Journal
 from drawstreamd.model import ANONYMOUS, MessageType
+from drawstreamd.queue import DrawQueue
 from drawstreamd.sources.donationalerts.source import WATERMARK_KEY, Tuning, run, serve
+from drawstreamd.testing.fake_da import open_fake_da
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -378,3 +382,33 @@ async def test_rate_limited_api_is_retried_after_the_pause(tmp_path: Path) -> No
             assert trio.current_time() - start >= 1.0  # the fake says Retry-After: 1
             d = str(r.fake.publish("after 429")["id"])
             await r.sink.wait_for(lambda: d in r.sink.ids())
+
+
+async def test_thousand_donations_into_the_real_journal_exactly_once(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    queue = DrawQueue(journal, EventBus())
+    try:
+        with trio.fail_after(20):
+            async with open_fake_da() as fake, httpx.AsyncClient() as http:
+                access, refresh = fake.issue_tokens()
+                settings = settings_for(fake, tmp_path, access, refresh)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(functools.partial(run, settings, queue, http, tuning=FAST))
+                    while fake.hub.subscribed == 0 or fake.requests["/api/v1/alerts/donations"] < 2:
+                        await trio.sleep(0.01)
+                    fake.drop_every = 41
+                    published = []
+                    for i in range(1000):
+                        published.append(str(fake.publish(f"draw number {i}")["id"]))
+                        await trio.sleep(0.003)
+                    while len(queue) < 1000:
+                        await trio.sleep(0.05)
+                    await trio.sleep(0.3)
+                    nursery.cancel_scope.cancel()
+            assert fake.hub.counters["drops"] >= 10
+        assert await journal.count() == 1000
+        drawn = [item.donation.external_id for item in queue.preview(1000)]
+        assert sorted(drawn, key=int) == published
+        assert await journal.get_meta(WATERMARK_KEY) == published[-1]
+    finally:
+        journal.close()
