@@ -23,10 +23,10 @@ from drawstreamd.gatekeeper.rules import HIT, PHRASE, SHORT, SINGLE, Chunk, Rule
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-# Messages are at most a few hundred characters on Donation Alerts. Past this many characters
+# Donation Alerts messages are up to about 300 characters. Past this many characters
 # of one message, only word-by-word checks in the usual reading and the glued-substring search
 # run (they are enough for 100 KB in well under 50 ms; see bench/gatekeeper.py).
-FULL_CHECK_CHARS = 2048
+FULL_CHECK_CHARS = 1024
 _CYRILLIC_RE = re.compile(r"[а-яєіїґ]")
 # Three or more single letters in a row, each standing alone ('х у й').
 _SPELLED_RE = re.compile(r"(?<!\S)(?:\w\s+){2,}\w(?!\S)")
@@ -83,8 +83,6 @@ class Gatekeeper:
                 rule = next(filter(None, map(rules.quick, set(tail.split()))), None)
                 if rule is None:
                     rule = _spelled_runs(tail)
-            if rule is None:
-                rule = _anywhere(rules.without_allowed(folded))
         return ALLOWED if rule is None else Verdict(True, rule)
 
     def mask(self, text: str) -> str:
@@ -227,17 +225,6 @@ def _phrase(rules: Rules, words: list[str], index: int) -> str | None:
             else words[index + 1 + k] == part
             for k, part in enumerate(tail)
         ):
-            return rule
-    return None
-
-
-def _anywhere(folded: str) -> str | None:
-    """Stems that are never innocent, even glued to other words ('нарисуйсвастику')."""
-    latinish = _LATINISH_RE.search(folded) is not None
-    as_cyr = folded.translate(TO_CYR_TABLE) if latinish else folded
-    as_lat = folded.translate(TO_LAT_TABLE) if latinish or folded.isascii() else ""
-    for stem, rule in lexicon.ANYWHERE:
-        if stem in as_cyr or stem in as_lat:
             return rule
     return None
 

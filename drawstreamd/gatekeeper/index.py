@@ -48,6 +48,8 @@ def expand(pattern: str) -> list[str]:
 
 
 _HEAD = 2
+# Words are read with Ukrainian letters as their Russian twins; so are the patterns.
+_UKRAINIAN = str.maketrans("іїєґў", "ииегу")
 
 
 def _buckets(items: Iterable[tuple[str, Entry]]) -> dict[str, tuple[tuple[str, Entry], ...]]:
@@ -78,7 +80,7 @@ class Index:
 
     def add(self, pattern: str, entry: Entry) -> None:
         verbal = pattern.startswith("~")
-        for word in expand(pattern.lstrip("~")):
+        for word in expand(pattern.lstrip("~").translate(_UKRAINIAN)):
             if word.endswith("*"):
                 stem = word[:-1]
                 if len(stem) >= _HEAD:
@@ -90,7 +92,7 @@ class Index:
                 self.exact.setdefault(word, entry)
 
     def allow(self, pattern: str) -> None:
-        for word in expand(pattern):
+        for word in expand(pattern.translate(_UKRAINIAN)):
             if word.endswith("*"):
                 if len(word) > _HEAD:
                     self.allow_prefix.add(word[:-1])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import product
 
 # Zero-width and invisible format characters that viewers slip between letters.
 _INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
@@ -122,6 +121,8 @@ _TO_LAT: dict[str, tuple[str, ...]] = {
     **{greek: (lat,) for greek, lat in zip("αβγεηικμνορτυχ", "abyenikmvoptux", strict=True)},
 }
 
+# Words written only with Cyrillic letters that have a Latin twin ('соск' reads as 'cock').
+LATIN_LOOKING_RE = re.compile("[" + "".join(k for k in _TO_LAT if not k.isascii()) + "]+")
 TO_CYR_TABLE = str.maketrans({k: v[0] for k, v in _TO_CYR.items()})
 TO_LAT_TABLE = str.maketrans({k: v[0] for k, v in _TO_LAT.items()})
 
@@ -213,11 +214,23 @@ def fold(text: str) -> str:
 
 def collapse(word: str) -> str:
     """Squeeze letters repeated for emphasis: 'хуууй' → 'хуй', 'diiick' → 'dick'."""
-    return _DOUBLE.sub(r"\1", word)
+    return _DOUBLE.sub(_first, word) if _DOUBLE.search(word) else word
+
+
+def _first(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+_ONLY_RUSSIAN_RE = re.compile(r"[а-я]+")
+_ONLY_LATIN_RE = re.compile(r"[a-z]+")
 
 
 def script_counts(word: str) -> tuple[int, int]:
     """How many Cyrillic and how many Latin letters the word has."""
+    if _ONLY_RUSSIAN_RE.fullmatch(word):
+        return len(word), 0
+    if _ONLY_LATIN_RE.fullmatch(word):
+        return 0, len(word)
     cyr = lat = 0
     for ch in word:
         if ch in CYRILLIC:
@@ -227,28 +240,46 @@ def script_counts(word: str) -> tuple[int, int]:
     return cyr, lat
 
 
-def _variants(word: str, table: dict[str, tuple[str, ...]]) -> list[str]:
-    options: list[tuple[str, ...]] = []
-    count = 1
-    for ch in word:
-        opts = table.get(ch, (ch,))
-        if count * len(opts) > _MAX_VARIANTS:
-            opts = opts[:1]
-        count *= len(opts)
-        options.append(opts)
-    if count == 1:
-        return ["".join(o[0] for o in options)]
-    return ["".join(parts) for parts in product(*options)]
+class _Reader:
+    """Readings of a word through one table: the usual one first, then the alternatives."""
+
+    def __init__(self, table: dict[str, tuple[str, ...]]) -> None:
+        self.usual = str.maketrans({k: v[0] for k, v in table.items()})
+        self.others = {k: v for k, v in table.items() if len(v) > 1}
+        self.ambiguous = re.compile("[" + re.escape("".join(self.others)) + "]")
+
+    def __call__(self, word: str) -> list[str]:
+        first = word.translate(self.usual)
+        spots = [m.start() for m in self.ambiguous.finditer(word)]
+        if not spots:
+            return [first]
+        out = [first]
+        for spot in spots:
+            # One alternative letter at a time, then all the second choices together.
+            for other in self.others[word[spot]][1:]:
+                if len(out) >= _MAX_VARIANTS:
+                    return out
+                out.append(first[:spot] + other + first[spot + 1 :])
+        if len(spots) > 1 and len(out) < _MAX_VARIANTS:
+            letters = list(first)
+            for spot in spots:
+                letters[spot] = self.others[word[spot]][1]
+            out.append("".join(letters))
+        return out
+
+
+_CYR_READER = _Reader(_TO_CYR)
+_LAT_READER = _Reader(_TO_LAT)
 
 
 def cyrillic_variants(word: str) -> list[str]:
     """Readings of a word as Cyrillic (first is the most likely)."""
-    return _variants(word, _TO_CYR)
+    return _CYR_READER(word)
 
 
 def latin_variants(word: str) -> list[str]:
     """Readings of a word as Latin (first is the most likely)."""
-    return _variants(word, _TO_LAT)
+    return _LAT_READER(word)
 
 
 def skeleton_of_cyrillic(word: str) -> str:

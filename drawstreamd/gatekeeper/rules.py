@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from drawstreamd.gatekeeper import lexicon
 from drawstreamd.gatekeeper.index import Entry, Index, build_lexicon_indexes
 from drawstreamd.gatekeeper.normalize import (
+    LATIN_LOOKING_RE,
     TO_CYR_TABLE,
     TO_LAT_TABLE,
     WILDCARD,
@@ -124,26 +125,26 @@ class Rules:
         if cyr or (lat and cyr_context) or (leet and not lat):
             if lat and not cyr and not leet:
                 # An all-Latin word in a Russian message: read it only the most likely way.
-                forms = cyrillic_variants(piece)[:1]
+                forms = [piece.translate(TO_CYR_TABLE)]
             else:
                 odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
                 forms = cyrillic_variants(piece) if odd else [piece]
             found = self._lookup_forms(_RU, forms, squeeze, piece)
             if found is not None:
                 return found
-        if lat or leet or (cyr and piece.translate(TO_LAT_TABLE).isascii()):
+        if lat or leet or (cyr and LATIN_LOOKING_RE.fullmatch(piece)):
             forms = latin_variants(piece) if (cyr or leet) else [piece]
             found = self._lookup_forms(_EN, forms, squeeze, piece)
             if found is not None:
                 return found
         if lat and not cyr_context and not cyr and ("x" in piece or "y" in piece):
             # 'xyu', 'xyй' typed on a Latin keyboard.
-            found = self._lookup_forms(_RU, cyrillic_variants(piece)[:1], squeeze, piece)
+            found = self._lookup_forms(_RU, [piece.translate(TO_CYR_TABLE)], squeeze, piece)
             if found is not None:
                 return found
         if lat and not _EN[0].allowed(piece):
             sounds = translit_skeletons(piece.translate(_LEET_TO_LAT))
-            found = self._lookup_forms(_SKELETON, sounds, True, piece)
+            found = self._lookup_forms(_SKELETON, sounds, False, sounds[0])
             if found is not None:
                 return found
         return None
@@ -159,7 +160,7 @@ class Rules:
         self, indexes: tuple[Index, Index, Index | None], forms: list[str], squeeze: bool, raw: str
     ) -> Entry | None:
         _plain, squeezed, masked = indexes
-        if forms[0] != raw:
+        if forms[0] != raw and _LEET_RE.search(raw):
             forms = [*forms, raw]  # leet may also be meant literally ('rule34')
         for form in forms:
             found = self._lookup(indexes, form)
@@ -214,6 +215,8 @@ class Rules:
                 whole = spelled_out(joined)  # 'х.у.й.н.я' spelled letter by letter
         if all(h is None for h in hits):
             hits = ()
+            if whole is None and not (self.has_allow and self.allow.allowed(main_form(joined))):
+                whole = glued(joined)
         if hits or whole is not None:
             flags |= HIT
         return Chunk(words, tuple(pieces), hits, whole, flags)
@@ -247,13 +250,8 @@ class Rules:
                 found = indexes[1].lookup(collapse(form))
             if found is not None and not found.contextual:
                 return found.rule
-        return None
-
-    def without_allowed(self, folded: str) -> str:
-        """The message minus the words the config allows (for substring searches)."""
-        if not self.has_allow:
-            return folded
-        return " ".join(w for w in folded.split() if not self.allow.allowed(main_form(w)))
+        found = glued(word)
+        return found.rule if found is not None else None
 
     def _innocent_compound(self, joined: str) -> bool:
         """A hyphenated word that is innocent as a whole ('cock-a-doodle-doo')."""
@@ -269,6 +267,31 @@ _SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(), None)
 RU_INDEX, EN_INDEX = _BASE
 _MASK_LOCK = threading.Lock()
 _MASKED: dict[int, Index] = {}
+
+
+def glued(word: str) -> Entry | None:
+    """A stem that is never innocent inside a longer word ('нарисуйсвастику', 'drawporn')."""
+    if len(word) < 5:
+        return None
+    if _NOT_RUSSIAN_RE.search(word) is None:
+        as_cyr, as_lat = word, ""
+    elif word.isascii() and word.isalpha():
+        as_cyr, as_lat = "", word
+    else:
+        as_cyr, as_lat = word.translate(TO_CYR_TABLE), word.translate(TO_LAT_TABLE)
+    if as_cyr:
+        for stem, rule in _GLUED_CYR:
+            if stem in as_cyr:
+                return Entry(rule)
+    if as_lat:
+        for stem, rule in _GLUED_LAT:
+            if stem in as_lat:
+                return Entry(rule)
+    return None
+
+
+_GLUED_CYR = tuple((stem, rule) for stem, rule in lexicon.ANYWHERE if not stem.isascii())
+_GLUED_LAT = tuple((stem, rule) for stem, rule in lexicon.ANYWHERE if stem.isascii())
 
 
 def spelled_out(letters: str) -> Entry | None:
