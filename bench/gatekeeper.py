@@ -10,13 +10,16 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from drawstreamd.gatekeeper.filter import Gatekeeper  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def corpus_messages() -> list[str]:

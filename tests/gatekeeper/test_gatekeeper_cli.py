@@ -71,3 +71,39 @@ async def test_cli_keeps_order_for_a_batch_and_ends_cleanly() -> None:
         answers = [json.loads(line) for line in result.stdout.decode().splitlines()]
         assert [a["nsfw"] for a in answers] == [False, True, False, False, True]
         assert answers[1]["rule"] == "sexual:genitals"
+
+
+async def test_cli_flags_with_equals_and_phrases() -> None:
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            [*COMMAND, "--block=red square", "--allow=сиськи"],
+            stdin="draw the red square\nнарисуй сиськи\nнарисуй пизду\n".encode(),
+            capture_stdout=True,
+        )
+        answers = [json.loads(line) for line in result.stdout.decode().splitlines()]
+        assert answers == [
+            {"nsfw": True, "rule": "config:block"},
+            {"nsfw": False, "rule": None},
+            {"nsfw": True, "rule": "sexual:genitals"},
+        ]
+
+
+async def test_cli_rejects_unknown_arguments_and_explains_itself() -> None:
+    with trio.fail_after(30):
+        bad = await trio.run_process(
+            [*COMMAND, "--frobnicate"],
+            stdin=b"",
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        assert bad.returncode == 2
+        assert b"unknown argument: --frobnicate" in bad.stderr
+        assert bad.stdout == b""
+        missing = await trio.run_process(
+            [*COMMAND, "--block"], stdin=b"", capture_stderr=True, check=False
+        )
+        assert missing.returncode == 2
+        assert b"--block needs a word" in missing.stderr
+        helped = await trio.run_process([*COMMAND, "--help"], stdin=b"", capture_stdout=True)
+        assert b"usage: drawstreamd gatekeeper" in helped.stdout
