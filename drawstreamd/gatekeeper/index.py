@@ -196,6 +196,13 @@ def _is_cyrillic(word: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in word)
 
 
+def _with_translit(words: str) -> tuple[str, ...]:
+    """Neighbour words, plus the transliteration of the Cyrillic ones ('komandy')."""
+    listed = words.split()
+    sounds = [skeleton_of_cyrillic(w) for w in listed if _is_cyrillic(w)]
+    return tuple(dict.fromkeys(listed + [s for s in sounds if s]))
+
+
 def build_lexicon_indexes() -> tuple[Index, Index]:
     """The Russian/Ukrainian and the English index built from ``lexicon``."""
     ru = Index(verb_prefixes=lexicon.VERB_PREFIXES)
@@ -206,10 +213,10 @@ def build_lexicon_indexes() -> tuple[Index, Index]:
     for context in lexicon.CONTEXT:
         entry = Entry(
             context.rule,
-            tuple(context.after.split()),
-            tuple(context.before.split()),
-            tuple(context.only_before.split()),
-            near=tuple(context.near.split()),
+            _with_translit(context.after),
+            _with_translit(context.before),
+            _with_translit(context.only_before),
+            near=_with_translit(context.near),
         )
         for pattern in context.patterns.split():
             (ru if _is_cyrillic(pattern) else en).add(pattern, entry)

@@ -55,10 +55,10 @@ BLOCK: dict[str, str] = {
         boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
     """,
     NUDITY: """
-        гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым} голеньк*
+        голеньк*
         голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
-        голі голу голих голим оголен* роздягн*
+        оголен* роздягн*
         nude nudes nudity nudist* nudism topless undressed unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
@@ -175,6 +175,14 @@ CONTEXT: tuple[Context, ...] = (
         BUTT,
         after="cigarette cig rifle gun kick bad smart wise dumb lazy",
         only_before="<end> and with in on of naked nude cheek hole crack pic",
+    ),
+    Context(
+        "гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым} голі голу голих голим",
+        NUDITY,
+        before="""
+            рук ладон ног пят ветк ветв дерев стен земл скал камн пол степ поле поля кост
+            правд факт цифр землекоп провод король короля проводом
+        """,
     ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
