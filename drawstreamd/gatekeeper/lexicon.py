@@ -44,7 +44,7 @@ BLOCK: dict[str, str] = {
         dildo* buttplug* fleshlight*
     """,
     BUTT: """
-        жоп{а,у,ы,е,ой,ка,ку,ки,кой,ке,ища,ищу,ами,ах,очку,очка,очки} жопк*
+        жоп* жеп{а,у,ы,ой,е}
         попк{а,у,и,ой,е} попочк* попу попы попой попами срак{а,у,и} задниц* ягодиц*
         дуп{а,у,и,ою} сідниц*
         buttock* butthole* arsehole*
@@ -59,7 +59,7 @@ BLOCK: dict[str, str] = {
         голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн*
-        nude nudes nudity nudist* nudism topless undressed unclothed
+        nudes nudity nudist* nudism topless undressed unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
@@ -79,7 +79,7 @@ BLOCK: dict[str, str] = {
         совокупл* интимн* оральн* doggystyle
     """,
     PORN: """
-        эротик* эротич* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
+        эроти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
         smut smutty obscene r18 неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
@@ -89,7 +89,7 @@ BLOCK: dict[str, str] = {
         hooker hookers slut* whore* prostitut* faggot* fag fags
     """,
     SWASTIKA: """
-        свастик* свастон* свастух* коловрат* свастiк*
+        свасти* свастон* свастух* коловрат* свастiк*
         swastika* svastika* swastica* hakenkreuz* sonnenrad* wolfsangel*
     """,
     NAZI: """
@@ -138,7 +138,8 @@ CONTEXT: tuple[Context, ...] = (
         """,
     ),
     Context(
-        "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуйца хуек хуйку хуище хуища хуищем",
+        "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуек хуйку хуйц* хуюшк* хуишк* хуищ*"
+        " хуечк* хуячк*",
         GENITALS,
         after="на ни до по в каког нах нех кличке named called зовут",
         before="знает его ее тебе вам им ли",
@@ -183,6 +184,11 @@ CONTEXT: tuple[Context, ...] = (
             рук ладон ног пят ветк ветв дерев стен земл скал камн пол степ поле поля кост
             правд факт цифр землекоп провод король короля проводом
         """,
+    ),
+    Context(
+        "nude",
+        NUDITY,
+        before="lipstick color colour shade tone heel shoe pump palette makeup nail polish",
     ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
@@ -271,7 +277,7 @@ ALLOW = """
     penistone sextant* sexton* sextet* sexagon* essex sussex middlesex wessex
     nazir* nazareth* nazarene* klaxon*
     analyst* analys* analog* analogue* analy*
-    cockadoodle* dikdik* членкорреспондент*
+    cockadoodle* dikdik* членкорреспондент* трахтибидох*
     cockatoo* cocktail* cockroach* cockpit* cockerel* cockney* cockle* cocker*
     titmouse titmice titan* title* titular* tithe*
     assassin* assist* assemb* assess* asset* assign* assort* assum* assur* assert*
@@ -335,7 +341,7 @@ RUN_STEMS: tuple[tuple[str, str], ...] = (
     ("tits", BREASTS),
     ("секс", ACT),
     ("порн", PORN),
-    ("наци", NAZI),
+    ("нацист", NAZI),
     ("nazi", NAZI),
 )
 

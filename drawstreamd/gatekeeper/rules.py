@@ -129,6 +129,8 @@ class Rules:
             else:
                 odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
                 forms = cyrillic_variants(piece) if odd else [piece]
+            if "ь" in piece[1:-1] or "ъ" in piece:
+                forms = [*forms, forms[0].replace("ь", "").replace("ъ", "")]  # 'чьлен'
             found = self._lookup_forms(_RU, forms, squeeze, piece)
             if found is not None:
                 return found
