@@ -9,6 +9,7 @@ import contextlib
 import shutil
 import socket
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +68,10 @@ class StandInWorker:
             return None
         d = original.donation
         again = Donation(
-            source="replay", external_id=f"{item_id}:again", donor=d.donor, message=d.message
+            source="replay",
+            external_id=f"{item_id}:{uuid.uuid4().hex}",
+            donor=d.donor,
+            message=d.message,
         )
         await self.queue.submit(again)
         return next(i for i in self.queue.pending.values() if i.donation is again)

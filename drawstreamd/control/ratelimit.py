@@ -69,6 +69,16 @@ class RateLimiter:
 
 
 _BODY = b'{"error":"busy","code":57,"message":"too many requests; slow down"}'
+_CLOSE = (b"connection", b"close")
+
+
+def _has_body(scope: Scope) -> bool:
+    if scope["type"] != "http":
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 class ShedLoad:
@@ -102,15 +112,27 @@ class ShedLoad:
         key = str(client[0]) if client else "?"
         if self.inflight >= self.max_inflight or not self.limiter.allow(key, self.clock()):
             self.refused += 1
-            await self._refuse(kind, key, send)
+            await self._refuse(kind, key, send, scope)
             return
         # a WebSocket holds its slot only while it is being set up, not for its lifetime
         self.inflight += 1
         released = False
+        body_read = not _has_body(scope)
+
+        async def receive_and_note() -> Message:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body"):
+                body_read = True
+            return message
 
         async def send_and_release(message: Message) -> None:
             nonlocal released
             kind = message["type"]
+            if kind == "http.response.start" and not body_read:
+                # Answered without reading the body (401, 405, 415…): Hypercorn would then
+                # stall the next request on this keep-alive connection, so end it instead.
+                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
             done = kind in ("websocket.accept", "websocket.close") or (
                 kind == "http.response.body" and not message.get("more_body")
             )
@@ -120,12 +142,12 @@ class ShedLoad:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_release)
+            await self.app(scope, receive_and_note, send_and_release)
         finally:
             if not released:
                 self.inflight -= 1
 
-    async def _refuse(self, kind: str, key: str, send: Send) -> None:
+    async def _refuse(self, kind: str, key: str, send: Send, scope: Scope) -> None:
         await trio.sleep(self.tarpit_sec)
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 1013})
@@ -139,6 +161,7 @@ class ShedLoad:
                     (b"content-type", b"application/json"),
                     (b"retry-after", str(retry).encode()),
                     (b"content-length", str(len(_BODY)).encode()),
+                    *([_CLOSE] if _has_body(scope) else []),
                 ],
             }
         )
