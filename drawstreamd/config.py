@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     LLM_IDLE_TIMEOUT_SEC: float = Field(
         20.0, gt=0.0, le=600.0, description="longest silence between streamed chunks"
     )
+    LLM_MAX_STEPS: int = Field(
+        60, ge=1, le=200, description="most steps the model may write (its grammar closes the plan)"
+    )
 
     # The picture
     CANVAS_W: int = Field(96, ge=8, le=512)
