@@ -165,6 +165,7 @@ async def test_no_secret_is_written_when_every_service_is_unreachable(
     # the failure paths were really walked
     daemon_log = _text(tmp_path, "daemon.err")
     assert f"127.0.0.1:{closed_port}" in daemon_log
+    assert " da: " in daemon_log  # the Donation Alerts source tried and failed too
     assert "********" in _text(tmp_path, "check.out")  # masked, yet shown to be set
     assert "API_PORT" in _text(tmp_path, "badconf.err")
 

@@ -242,13 +242,14 @@ async def test_sighup_applies_hold_time_and_log_level_without_a_restart(
             at_reload = daemon.pngs()
             await trio.sleep(5)
             after = daemon.pngs()
+            status_before_stop = _statuses(manager)[-1]
             assert daemon.process.returncode is None  # reloaded, not restarted
             assert await stop(daemon) == 0
         finally:
             await kill(daemon)
     # at most the drawing already under way finishes; then the new hour-long hold
     assert after - at_reload <= 2
-    assert _statuses(manager)[-1].startswith("holding")
+    assert status_before_stop.startswith("holding")
     # LOG_LEVEL=WARNING: the info lines of the stop are no longer written
     tail = daemon.log()[log_mark:]
     assert "signal received" not in tail
