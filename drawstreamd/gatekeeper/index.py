@@ -66,12 +66,14 @@ def _buckets(items: Iterable[tuple[str, Entry]]) -> dict[str, tuple[tuple[str, E
 class Index:
     """Exact words and word-start stems mapped to entries, plus innocent exceptions."""
 
-    def __init__(self, *, verb_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, verb_prefixes: tuple[str, ...] = (), max_ending: int = 99) -> None:
         self.exact: dict[str, Entry] = {}
         self.prefix: dict[str, Entry] = {}
         self.allow_exact: set[str] = set()
         self.allow_prefix: set[str] = set()
         self._verb_prefixes = verb_prefixes
+        # How many letters a word may have past a stem (a Russian ending is at most 4).
+        self._max_ending = max_ending
         self._heads: dict[str, tuple[tuple[str, Entry], ...]] = {}
         self._verbal_heads: dict[str, tuple[tuple[str, Entry], ...]] = {}
         self._allow_heads: dict[str, tuple[str, ...]] = {}
@@ -118,7 +120,7 @@ class Index:
         found = self.exact.get(word)
         if found is None:
             for stem, entry in self._heads.get(word[:_HEAD], ()):
-                if word.startswith(stem):
+                if word.startswith(stem) and len(word) - len(stem) <= self._max_ending:
                     found = entry
                     break
         if found is None and self._verbal_heads:
@@ -139,16 +141,20 @@ class Index:
 
     # Derived indexes -------------------------------------------------------------------
 
-    def collapsed(self) -> Index:
-        """The same words with doubled letters squeezed (matches 'хуууй', 'diiick')."""
+    def collapsed(self, min_word: int = 3) -> Index:
+        """The same words with doubled letters squeezed (matches 'хууй', 'сиськии').
+
+        ``min_word`` keeps short squeezed words out where they collide with ordinary ones
+        ('booby' squeezed is 'boby', and a policeman is a bobby).
+        """
         out = Index()
         for key, entry in self.exact.items():
             squeezed = collapse(key)
-            if len(squeezed) >= 3:
+            if len(squeezed) >= min_word:
                 out.exact.setdefault(squeezed, entry)
         for key, entry in self.prefix.items():
             squeezed = collapse(key)
-            if len(squeezed) >= 3:
+            if len(squeezed) >= 5:  # a short squeezed stem starts too many words ('pepe')
                 out.prefix.setdefault(squeezed, entry)
         out.allow_exact = {collapse(k) for k in self.allow_exact}
         out.allow_prefix = {collapse(k) for k in self.allow_prefix}
@@ -178,7 +184,7 @@ class Index:
 
     def skeletons(self, collisions: frozenset[str]) -> Index:
         """Cyrillic words by sound skeleton, to meet Latin transliteration ('siski')."""
-        out = Index()
+        out = Index(max_ending=3)
         for key, entry in self.exact.items():
             sound = skeleton_of_cyrillic(key)
             if len(sound) >= 3 and sound not in collisions:

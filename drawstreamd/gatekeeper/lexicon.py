@@ -38,7 +38,7 @@ BLOCK: dict[str, str] = {
         залуп{а,у,ы,е,ой} мошонк* вагин* влагалищ* вульв* клитор* гениталь* генитали*
         манд{а,у,ы,е,ой} елд{а,у,ы,ой,е} ануса анусом анус анусы
         цицьк* пісюн* піхв*
-        penis* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
+        penis* peepee* weewee* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
         dildo* buttplug* fleshlight*
@@ -59,7 +59,7 @@ BLOCK: dict[str, str] = {
         голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн*
-        nudes nudity nudist* nudism topless undressed unclothed
+        nudes noods nudity nudist* nudism topless bottomless undressed unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
@@ -72,7 +72,7 @@ BLOCK: dict[str, str] = {
         кунилинг* куннилинг* кунни куни
         сперм* малаф* кончающ* оргазм* орги{я,ю,и,ей,й,ях}
         групповух* групповушк* изнасил* педофил*
-        sex sexy sexual sexually sexier sexiest sexting sexed sexx
+        seggs seggsy sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
         horny humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
@@ -86,15 +86,15 @@ BLOCK: dict[str, str] = {
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин*
         пидор* пидар* педик{,а,у,ом,и,ов} педераст*
-        hooker hookers slut* whore* prostitut* faggot* fag fags
+        hooker hookers slut* whore* prostitut* faggot* fag fags cocksucker*
     """,
     SWASTIKA: """
         свасти* свастон* свастух* коловрат* свастiк*
-        swastika* svastika* swastica* hakenkreuz* sonnenrad* wolfsangel*
+        swasti* swazti* svasti* hakenkreuz* sonnenrad* wolfsangel*
     """,
     NAZI: """
         наци нацик* нацист* нацизм* неонацист* гитлер* нсдап фюрер*
-        nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer supremacist*
+        хитлер* nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer supremacist*
     """,
     SS: """
         сс эсэс* эсесовц* ваффен*
@@ -105,7 +105,7 @@ BLOCK: dict[str, str] = {
         kkk klux kukluxklan* kuklux* klan klansman klansmen
     """,
     SALUTE: """
-        зиг{,а,у,и,ой} зигу* зигов* зиган* хайль хайлем
+        зиг{,а,у,и,ой} зигует зигуют зигуя зигующ* зигов* зиган* хайль хайлем
         heil sieg zieg
     """,
 }
@@ -254,6 +254,12 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("rule 34", PORN),
     ("правило 34", PORN),
     ("roman salute", SALUTE),
+    ("zig hail", SALUTE),
+    ("zieg hail", SALUTE),
+    ("sieg hail", SALUTE),
+    ("половые губы", GENITALS),
+    ("половых губ", GENITALS),
+    ("birthday suit", NUDITY),
     ("hitler salute", SALUTE),
     ("римский салют", SALUTE),
     ("white power", NAZI),
@@ -286,7 +292,7 @@ ALLOW = """
     dickens* dickinson* dickie*
     sexist* sexism
     scunthorpe* therapist* shuttlecock* peacock* hancock* hitchcock* woodcock* babcock*
-    nudibranch* siskin*
+    nudibranch* siskin* joplin* minetest* nazion*
     cumul* cumin* cumbersome cumbria*
 """
 
@@ -304,7 +310,10 @@ PROFANITY = """
 
 # Cyrillic words whose transliteration skeleton is an ordinary English word.
 TRANSLIT_COLLISIONS = frozenset(
-    {"her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "manda", "hail", "hue", "zig"}
+    {
+        *("her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "hail", "hue", "zig"),
+        *("manda", "mandu", "mandi", "mande", "huia", "popi", "popu", "sisi", "zigi", "zigu"),
+    }
 )
 
 # Substrings that are never innocent, searched across the whole message after folding (catches

@@ -172,6 +172,7 @@ _SKELETON = str.maketrans(
 _TRANSLIT_DIGRAPHS = (
     ("shch", "sh"),
     ("oo", "u"),
+    ("ee", "i"),
     ("sch", "sh"),
     ("kh", "h"),
     ("ck", "k"),

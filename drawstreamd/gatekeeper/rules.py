@@ -43,6 +43,7 @@ _LEET_TO_LAT = str.maketrans(
 )
 _LEET_RE = re.compile(r"[0-9@$!]")
 _DOUBLE_RE = re.compile(r"(.)\1")
+_TRIPLE_RE = re.compile(r"(.)\1\1+")
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
 _MISSING = object()
 _NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
@@ -139,9 +140,11 @@ class Rules:
             found = self._lookup_forms(_EN, forms, squeeze, piece)
             if found is not None:
                 return found
-        if lat and not cyr_context and not cyr and ("x" in piece or "y" in piece):
-            # 'xyu', 'xyй' typed on a Latin keyboard.
-            found = self._lookup_forms(_RU, [piece.translate(TO_CYR_TABLE)], squeeze, piece)
+        if lat and not cyr_context and not cyr and (leet or "x" in piece):
+            # Russian typed with Latin look-alikes in a Latin message ('xyu', 'n1zda'); plain
+            # English words are not read this way ('fan' would turn into 'фап').
+            forms = cyrillic_variants(piece) if leet else [piece.translate(TO_CYR_TABLE)]
+            found = self._lookup_forms(_RU, forms, squeeze, piece)
             if found is not None:
                 return found
         if lat and not _EN[0].allowed(piece):
@@ -169,14 +172,24 @@ class Rules:
             if found is None and WILDCARD in form and masked is not None:
                 found = _masked_index(masked).lookup(form)
             if found is None and squeeze:
-                short = collapse(form)
-                if short != form:
-                    if self.has_config:
-                        found = self.config_squeezed.lookup(short)
-                    found = found or squeezed.lookup(short)
+                found = self._squeezed(indexes, form)
             if found is not None:
                 return found
         return None
+
+    def _squeezed(self, indexes: tuple[Index, Index, Index | None], form: str) -> Entry | None:
+        """Letters repeated for emphasis: three or more become one or two ('peeenis', 'asss');
+        doubled letters are squeezed only against whole words and long stems ('хууй')."""
+        if _TRIPLE_RE.search(form):
+            for repeat in (r"\1", r"\1\1"):
+                found = self._lookup(indexes, _TRIPLE_RE.sub(repeat, form))
+                if found is not None:
+                    return found
+        short = collapse(form)
+        if short == form:
+            return None
+        found = self.config_squeezed.lookup(short) if self.has_config else None
+        return found or indexes[1].lookup(short)
 
     # Chunks --------------------------------------------------------------------------
 
@@ -263,9 +276,9 @@ class Rules:
 _BASE: tuple[Index, Index] = build_lexicon_indexes()
 # (plain, squeezed, source of the masked index) per script; masked ones are built on first use.
 _RU = (_BASE[0], _BASE[0].collapsed(), _BASE[0])
-_EN = (_BASE[1], _BASE[1].collapsed(), _BASE[1])
+_EN = (_BASE[1], _BASE[1].collapsed(min_word=5), _BASE[1])
 _SKELETON_PLAIN = _BASE[0].skeletons(lexicon.TRANSLIT_COLLISIONS)
-_SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(), None)
+_SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(min_word=5), None)
 RU_INDEX, EN_INDEX = _BASE
 _MASK_LOCK = threading.Lock()
 _MASKED: dict[int, Index] = {}
