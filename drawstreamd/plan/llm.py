@@ -80,7 +80,8 @@ class OpenAIPlanner:
         self._s = settings
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
-        self._schema = dsl.json_schema()
+        self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
+        self._schema = prompt.llm_schema(dsl.json_schema(), max_steps=self._max_steps)
         self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
         self._system = prompt.system_prompt(
             self._schema,
@@ -88,7 +89,7 @@ class OpenAIPlanner:
             canvas_h=settings.CANVAS_H,
             palette=list(dsl.PALETTE),
             animations=list(dsl.ANIMATIONS),
-            max_steps=dsl.LIMITS.STEPS,
+            max_steps=self._max_steps,
             total_ms=dsl.LIMITS.TOTAL_MS,
             default_ms=settings.DEFAULT_STEP_DURATION_MS,
         )
@@ -300,11 +301,11 @@ class _Reader:
                 self._header(event.key, event.value)
                 continue
             self._items += 1
-            if len(self._out.steps) >= dsl.LIMITS.STEPS:
+            limit = self._owner._max_steps
+            if len(self._out.steps) >= limit:
                 self._limit_hit = True
-                reason = f"steps beyond the {dsl.LIMITS.STEPS}-step limit ignored"
-                self._out.drop(reason)
-                log.warning("llm step limit reached limit=%d", dsl.LIMITS.STEPS)
+                self._out.drop(f"steps beyond the {limit}-step limit ignored")
+                log.warning("llm step limit reached limit=%d", limit)
                 return
             try:
                 step = dsl.parse_step(event.value)

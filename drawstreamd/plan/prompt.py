@@ -125,6 +125,36 @@ def build_messages(
     return out
 
 
+def portable_schema(node: Any) -> Any:
+    """The same schema in the subset every server's schema-to-grammar converter reads.
+
+    llama.cpp (and so Ollama) rejects ``"items": false`` after ``prefixItems``; where
+    ``maxItems`` already equals the tuple's length it says nothing more, so it is dropped.
+    """
+    if isinstance(node, list):
+        return [portable_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: portable_schema(v) for k, v in node.items()}
+    prefix = out.get("prefixItems")
+    tuple_only = isinstance(prefix, list) and out.get("maxItems") == len(prefix)
+    if out.get("items") is False and tuple_only:
+        del out["items"]
+    return out
+
+
+def llm_schema(schema: dict[str, Any], *, max_steps: int) -> dict[str, Any]:
+    """The schema sent to the model: portable, with at most ``max_steps`` steps.
+
+    A lower ``maxItems`` than the validator's limit makes the grammar close the plan there,
+    so even a model stuck repeating itself finishes a plan before ``max_tokens``.
+    """
+    out: dict[str, Any] = portable_schema(schema)
+    steps = out["properties"]["steps"]
+    steps["maxItems"] = min(max_steps, steps.get("maxItems", max_steps))
+    return out
+
+
 def request_body(
     *,
     model: str,
