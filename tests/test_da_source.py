@@ -415,3 +415,21 @@ async def test_thousand_donations_into_the_real_journal_exactly_once(tmp_path: P
         assert sorted(drawn, key=int) == published
     finally:
         journal.close()
+
+
+async def test_first_run_with_rest_failing_still_catches_up_from_the_socket_start(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(15):
+        async with running_source(tmp_path) as r:
+            r.fake.fail_next("/api/v1/alerts/donations", 500, times=10_000)
+            await r.wait_connected()
+            first = str(r.fake.publish("seen by the socket")["id"])
+            await r.sink.wait_for(lambda: first in r.sink.ids())
+            r.fake.socket_available = False
+            missed = {str(r.fake.publish(f"socket and REST down {i}")["id"]) for i in range(5)}
+            await trio.sleep(0.5)
+            r.fake._fail_next.clear()
+            r.fake.socket_available = True
+            await r.sink.wait_for(lambda: missed <= r.sink.ids())
+            assert r.sink.ids() == missed | {first}

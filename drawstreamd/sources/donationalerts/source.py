@@ -111,6 +111,8 @@ class _Ingest:
         self.generation = 0
         self.synced_generation = -1
         self.generation_max = 0
+        self.first_socket_id: int | None = None
+        """The first donation the socket brought in this run (bounds a first catch-up)."""
         self.kick = trio.Event()
 
     def wake(self) -> None:
@@ -156,6 +158,8 @@ class _Ingest:
             return
         await self.deliver(donation, "socket")
         did = int(donation.external_id)
+        if self.first_socket_id is None:
+            self.first_socket_id = did
         self.generation_max = max(self.generation_max, did)
         if self.synced_generation == self.generation:
             await self.advance(did)
@@ -164,6 +168,9 @@ class _Ingest:
 # -- REST ----------------------------------------------------------------------------------------
 async def _catch_up(api: DAClient, ing: _Ingest) -> None:
     mark = await ing.load_watermark()
+    if mark is None and ing.first_socket_id is not None:
+        # REST failed until now, but the socket ran: page back to where the socket began.
+        mark = ing.first_socket_id - 1
     if mark is None:
         newest = await newest_id(api)
         await ing.advance(newest)
