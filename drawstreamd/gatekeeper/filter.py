@@ -30,6 +30,9 @@ FULL_CHECK_CHARS = 1024
 _CYRILLIC_RE = re.compile(r"[а-яєіїґ]")
 # Three or more single letters in a row, each standing alone ('х у й').
 _SPELLED_RE = re.compile(r"(?<!\S)(?:\w\s+){2,}\w(?!\S)")
+# Pictures typed with keys: 8===D, (.)(.), (.Y.)
+_ASCII_PENIS_RE = re.compile(r"8\s*={2,}\s*[dэ>з3]|[cсє<]\s*={2,}\s*8")
+_ASCII_BREASTS_RE = re.compile(r"\(\s*[.*]\s*\)\s*\(\s*[.*]\s*\)|\(\s*\.\s*[yу]\s*\.\s*\)")
 _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
 _WORD_RE = re.compile(r"[\w@$*!]+")
@@ -115,8 +118,14 @@ def _symbols(folded: str) -> str | None:
         return lexicon.EMOJI
     if sum(emoji in folded for emoji in lexicon.SEXUAL_EMOJI) >= 2:
         return lexicon.EMOJI
+    if "👉👌" in folded or "👌👈" in folded:
+        return lexicon.EMOJI
     if "+" in folded and _ADULT_RE.search(folded):
         return lexicon.PORN
+    if "=" in folded and _ASCII_PENIS_RE.search(folded):
+        return lexicon.GENITALS
+    if "(" in folded and _ASCII_BREASTS_RE.search(folded):
+        return lexicon.BREASTS
     return None
 
 

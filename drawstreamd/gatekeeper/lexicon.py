@@ -56,7 +56,7 @@ BLOCK: dict[str, str] = {
     """,
     NUDITY: """
         голеньк*
-        голыш* нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
+        голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн*
         nudes noods nudity nudist* nudism topless bottomless undressed unclothed

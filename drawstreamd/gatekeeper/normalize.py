@@ -23,7 +23,7 @@ _INVISIBLE_RE = re.compile(
 )
 
 # Multi-character drawings of letters ("}{уй", ">|<опа").
-_ASCII_ART = ((">|<", "ж"), ("}{", "х"), ("][", "х"), (")(", "х"), ("|/|", "и"), ("|\\|", "и"))
+_ASCII_ART = ((">|<", "ж"), ("}{", "х"), ("][", "х"), ("|/|", "и"), ("|\\|", "и"))
 
 CYRILLIC = frozenset("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґўѣ")
 LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
@@ -197,12 +197,22 @@ _LATIN_PLAIN = str.maketrans(
 )
 
 
+# Letter shapes NFKC leaves alone: small capitals and a few IPA letters ('ᴘᴇɴɪs').
+_ODD_LETTERS = str.maketrans(
+    "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢɑıɩʋ",
+    "abcdefghijklmnopqrstuvwyzaiiv",
+)
+_ODD_LETTERS_RE = re.compile("[ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢɑıɩʋ]")
+
+
 def fold(text: str) -> str:
     """NFKC, case fold, ё→е, plain Latin letters, no invisible characters or stray marks."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     if not folded.isascii():
         if _LATIN_ACCENTED_RE.search(folded):
             folded = folded.translate(_LATIN_PLAIN)
+        if _ODD_LETTERS_RE.search(folded):
+            folded = folded.translate(_ODD_LETTERS)
         # NFKC has composed й and ё; a combining mark left over was put there deliberately.
         folded = _INVISIBLE_RE.sub("", folded)
         if "ё" in folded:

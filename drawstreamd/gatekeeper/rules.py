@@ -164,7 +164,7 @@ class Rules:
     def _lookup_forms(
         self, indexes: tuple[Index, Index, Index | None], forms: list[str], squeeze: bool, raw: str
     ) -> Entry | None:
-        _plain, squeezed, masked = indexes
+        masked = indexes[2]
         if forms[0] != raw and _LEET_RE.search(raw):
             forms = [*forms, raw]  # leet may also be meant literally ('rule34')
         for form in forms:

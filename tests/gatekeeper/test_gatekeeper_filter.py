@@ -151,3 +151,35 @@ def test_huge_messages_are_classified_whole(gate: Gatekeeper) -> None:
 def test_odd_input_is_a_verdict_not_a_crash(gate: Gatekeeper) -> None:
     for message in ["\x00\x01", "\ufffd" * 50, "🙂" * 1000, "*" * 5000, "-.-_" * 1000, "1" * 9999]:
         assert isinstance(gate.check(message).nsfw, bool)
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("draw 8===D", "sexual:genitals"),
+        ("draw (.)(.)", "sexual:breasts"),
+        ("draw ( . Y . )", "sexual:breasts"),
+        ("draw a ᴘᴇɴɪs", "sexual:genitals"),  # small capitals
+        ("draw a pénis", "sexual:genitals"),  # accents
+        ("нарисуй хυй", "sexual:genitals"),  # Greek upsilon
+        ("нарисуй 👉👌", "sexual:emoji"),
+        ("нарисуй что-нибудь 18+", "sexual:porn"),
+    ],
+)
+def test_typed_pictures_and_odd_letters(gate: Gatekeeper, message: str, rule: str) -> None:
+    assert gate.check(message) == Verdict(nsfw=True, rule=rule)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "draw 2+2=4",
+        "draw (o)(o) eyes",
+        "нарисуй 18 котов",
+        "draw a pepper",
+        "draw a fan",
+        "draw a bobby",
+    ],
+)
+def test_sums_eyes_and_ordinary_words_pass(gate: Gatekeeper, message: str) -> None:
+    assert gate.check(message).nsfw is False
