@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from drawstreamd.gatekeeper import lexicon
 from drawstreamd.gatekeeper.index import Entry, Index
-from drawstreamd.gatekeeper.normalize import TO_CYR_TABLE, TO_LAT_TABLE, fold
-from drawstreamd.gatekeeper.rules import HIT, PHRASE, SHORT, SINGLE, Chunk, Rules, spelled_out
+from drawstreamd.gatekeeper.normalize import TO_CYR_TABLE, TO_LAT_TABLE, fold, main_form
+from drawstreamd.gatekeeper.rules import HIT, PHRASE, SHORT, SINGLE, Chunk, Rules
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -79,13 +79,14 @@ class Gatekeeper:
                 cut = cut if cut > 0 else FULL_CHECK_CHARS
                 head, tail = folded[:cut], folded[cut:]
             cyr_context = _CYRILLIC_RE.search(head) is not None
-            chunks = [rules.chunk(c, cyr_context) for c in head.split()]
+            # Chunks of bare punctuation are dropped: 'х . у . й' is a run of letters.
+            chunks = [c for c in (rules.chunk(t, cyr_context) for t in head.split()) if c.words]
             if any(c.flags for c in chunks):
                 rule = _across_words(rules, chunks, cyr_context)
             if rule is None and tail:
                 rule = next(filter(None, map(rules.quick, set(tail.split()))), None)
                 if rule is None:
-                    rule = _spelled_runs(tail)
+                    rule = _spelled_runs(rules, tail)
         return ALLOWED if rule is None else Verdict(True, rule)
 
     def mask(self, text: str) -> str:
@@ -208,17 +209,27 @@ def _run(
     if end - first < 3 or first < 0:
         return None
     begin, stop = starts[first], starts[end]
-    joined = "".join(raws[begin:stop])
-    entry = rules.match_word(joined, cyr_context)
-    if entry is not None and _fires(entry, words, begin, stop):
-        return entry.rule
-    spelled = spelled_out(joined)
+    # The run may start or end with one-letter words ('draw a n a k e d', 'в х у й').
+    heads = [begin]
+    while heads[-1] < stop - 3 and words[heads[-1]] in lexicon.STOPWORDS and len(heads) < 3:
+        heads.append(heads[-1] + 1)
+    ends = [stop]
+    while ends[-1] > begin + 3 and words[ends[-1] - 1] in lexicon.STOPWORDS and len(ends) < 3:
+        ends.append(ends[-1] - 1)
+    spans = [(a, b) for a in heads for b in ends]
+    if any(rules.innocent(main_form("".join(raws[a:b]))) for a, b in spans):
+        return None
+    for a, b in spans:
+        entry = rules.match_word("".join(raws[a:b]), cyr_context)
+        if entry is not None and _fires(entry, words, a, b):
+            return entry.rule
+    spelled = rules.spelled_out("".join(raws[begin:stop]))
     return spelled.rule if spelled else None
 
 
-def _spelled_runs(text: str) -> str | None:
+def _spelled_runs(rules: Rules, text: str) -> str | None:
     for match in _SPELLED_RE.finditer(text):
-        spelled = spelled_out("".join(match.group().split()))
+        spelled = rules.spelled_out("".join(match.group().split()))
         if spelled is not None:
             return spelled.rule
     return None

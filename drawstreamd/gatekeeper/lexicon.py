@@ -283,7 +283,7 @@ ALLOW = """
     penistone sextant* sexton* sextet* sexagon* essex sussex middlesex wessex
     nazir* nazareth* nazarene* klaxon*
     analyst* analys* analog* analogue* analy*
-    cockadoodle* dikdik* членкорреспондент* трахтибидох*
+    cockadoodle* dikdik* членкорреспондент* трахтибидох* членистоног* членств* членораздельн*
     cockatoo* cocktail* cockroach* cockpit* cockerel* cockney* cockle* cocker*
     titmouse titmice titan* title* titular* tithe*
     assassin* assist* assemb* assess* asset* assign* assort* assum* assur* assert*
@@ -352,6 +352,10 @@ RUN_STEMS: tuple[tuple[str, str], ...] = (
     ("порн", PORN),
     ("нацист", NAZI),
     ("nazi", NAZI),
+    ("sex", ACT),
+    ("naked", NUDITY),
+    ("nude", NUDITY),
+    ("boob", BREASTS),
 )
 
 # Numbers that are hate codes by themselves.

@@ -124,12 +124,8 @@ class Rules:
         leet = _LEET_RE.search(piece) is not None
         squeeze = _DOUBLE_RE.search(piece) is not None
         if cyr or (lat and cyr_context) or (leet and not lat):
-            if lat and not cyr and not leet:
-                # An all-Latin word in a Russian message: read it only the most likely way.
-                forms = [piece.translate(TO_CYR_TABLE)]
-            else:
-                odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
-                forms = cyrillic_variants(piece) if odd else [piece]
+            odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
+            forms = cyrillic_variants(piece) if odd else [piece]
             if "ь" in piece[1:-1] or "ъ" in piece:
                 forms = [*forms, forms[0].replace("ь", "").replace("ъ", "")]  # 'чьлен'
             found = self._lookup_forms(_RU, forms, squeeze, piece)
@@ -227,7 +223,7 @@ class Rules:
         if whole is None and len(pieces) > 1:
             whole = self.match_word(joined, cyr_context)
             if whole is None and len(joined) == len(pieces):
-                whole = spelled_out(joined)  # 'х.у.й.н.я' spelled letter by letter
+                whole = self.spelled_out(joined)  # 'х.у.й.н.я' spelled letter by letter
         if all(h is None for h in hits):
             hits = ()
             if whole is None and not (self.has_allow and self.allow.allowed(main_form(joined))):
@@ -268,9 +264,20 @@ class Rules:
         found = glued(word)
         return found.rule if found is not None else None
 
+    def innocent(self, word: str) -> bool:
+        """A word on an allow-list, built in or from the config ('cockatoo', 'членистоногое')."""
+        return self.allow.allowed(word) or any(i.allowed(word) for i in _BASE)
+
     def _innocent_compound(self, joined: str) -> bool:
         """A hyphenated word that is innocent as a whole ('cock-a-doodle-doo')."""
-        return self.allow.allowed(joined) or any(i.allowed(joined) for i in _BASE)
+        return self.innocent(joined)
+
+    def spelled_out(self, letters: str) -> Entry | None:
+        """A blocked stem inside letters typed one by one ('н а р и с у й х у й'), unless the
+        letters spell an innocent word ('c o c k a t o o')."""
+        if self.innocent(main_form(letters)):
+            return None
+        return spelled_out(letters)
 
 
 _BASE: tuple[Index, Index] = build_lexicon_indexes()
