@@ -216,7 +216,7 @@ def _run(
     ends = [stop]
     while ends[-1] > begin + 3 and words[ends[-1] - 1] in lexicon.STOPWORDS and len(ends) < 3:
         ends.append(ends[-1] - 1)
-    spans = [(a, b) for a in heads for b in ends]
+    spans = [(a, b) for a in heads for b in ends if b - a >= 3]
     if any(rules.innocent(main_form("".join(raws[a:b]))) for a, b in spans):
         return None
     for a, b in spans:

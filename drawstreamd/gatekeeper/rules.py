@@ -246,22 +246,21 @@ class Rules:
         word = chunk if chunk.isalpha() else chunk.translate(_DROP_SEPARATORS)
         if len(word) < 2 or (self.has_allow and self.allow.allowed(main_form(word))):
             return None
-        readings: tuple[tuple[tuple[Index, Index, Index | None], str], ...]
-        if not word.isalpha():
-            readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
-        elif word.isascii():
-            readings = ((_EN, word),)
-        elif _NOT_RUSSIAN_RE.search(word) is None:
-            readings = ((_RU, word),)
+        if word.isalpha() and word.isascii():
+            as_cyr, as_lat = "", word
+        elif word.isalpha() and _NOT_RUSSIAN_RE.search(word) is None:
+            as_cyr, as_lat = word, ""
         else:
-            readings = ((_RU, word.translate(TO_CYR_TABLE)), (_EN, word.translate(TO_LAT_TABLE)))
-        for indexes, form in readings:
+            as_cyr, as_lat = word.translate(TO_CYR_TABLE), word.translate(TO_LAT_TABLE)
+        for indexes, form in ((_RU, as_cyr), (_EN, as_lat)):
+            if not form:
+                continue
             found = self._lookup(indexes, form)
             if found is None and _DOUBLE_RE.search(form):
                 found = indexes[1].lookup(collapse(form))
             if found is not None and not found.contextual:
                 return found.rule
-        found = glued(word)
+        found = _glued_in(as_cyr, as_lat)
         return found.rule if found is not None else None
 
     def innocent(self, word: str) -> bool:
@@ -293,27 +292,29 @@ _MASKED: dict[int, Index] = {}
 
 def glued(word: str) -> Entry | None:
     """A stem that is never innocent inside a longer word ('нарисуйсвастику', 'drawporn')."""
-    if len(word) < 5:
+    if len(word) < _GLUED_MIN:
         return None
     if _NOT_RUSSIAN_RE.search(word) is None:
-        as_cyr, as_lat = word, ""
-    elif word.isascii() and word.isalpha():
-        as_cyr, as_lat = "", word
-    else:
-        as_cyr, as_lat = word.translate(TO_CYR_TABLE), word.translate(TO_LAT_TABLE)
-    if as_cyr:
-        for stem, rule in _GLUED_CYR:
-            if stem in as_cyr:
-                return Entry(rule)
-    if as_lat:
-        for stem, rule in _GLUED_LAT:
-            if stem in as_lat:
-                return Entry(rule)
-    return None
+        return _glued_in(word, "")
+    if word.isascii() and word.isalpha():
+        return _glued_in("", word)
+    return _glued_in(word.translate(TO_CYR_TABLE), word.translate(TO_LAT_TABLE))
 
 
-_GLUED_CYR = tuple((stem, rule) for stem, rule in lexicon.ANYWHERE if not stem.isascii())
-_GLUED_LAT = tuple((stem, rule) for stem, rule in lexicon.ANYWHERE if stem.isascii())
+def _glued_in(as_cyr: str, as_lat: str) -> Entry | None:
+    found = None
+    if len(as_cyr) >= _GLUED_MIN:
+        found = _GLUED_CYR.search(as_cyr)
+    if found is None and len(as_lat) >= _GLUED_MIN:
+        found = _GLUED_LAT.search(as_lat)
+    return None if found is None else Entry(_GLUED_RULES[found.group()])
+
+
+# A glued word is a stem of four or more letters and at least one more letter.
+_GLUED_MIN = 5
+_GLUED_RULES = dict(lexicon.ANYWHERE)
+_GLUED_CYR = re.compile("|".join(stem for stem, _ in lexicon.ANYWHERE if not stem.isascii()))
+_GLUED_LAT = re.compile("|".join(stem for stem, _ in lexicon.ANYWHERE if stem.isascii()))
 
 
 def spelled_out(letters: str) -> Entry | None:
