@@ -80,7 +80,7 @@ def start_llama_server(log_path: Path) -> tuple[subprocess.Popen[bytes], LlamaSe
         "--port", str(port),
         "--ctx-size", "4096",
         "--parallel", "1",
-        "--threads", "2",
+        "--threads", "1",  # two threads spin against each other on a busy 2-core machine
         "--no-webui",
     ]  # fmt: skip
     log = log_path.open("wb")
