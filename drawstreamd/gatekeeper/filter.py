@@ -36,10 +36,16 @@ _ASCII_BREASTS_RE = re.compile(r"\(\s*[.*]\s*\)\s*\(\s*[.*]\s*\)|\(\s*\.\s*[yу]
 _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
 _WORD_RE = re.compile(r"[\w@$*!]+")
-_PROFANITY = Index()
-for _pattern in lexicon.PROFANITY.split():
-    _PROFANITY.add(_pattern, Entry("profanity"))
-_PROFANITY.finish()
+_PROFANITY: list[Index] = []  # built on the first mask() call
+
+
+def _profanity() -> Index:
+    if not _PROFANITY:
+        index = Index()
+        for pattern in lexicon.PROFANITY.split():
+            index.add(pattern, Entry("profanity"))
+        _PROFANITY.append(index.finish())
+    return _PROFANITY[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,7 @@ class Gatekeeper:
             info = rules.chunk(folded, _CYRILLIC_RE.search(folded) is not None)
             readings = (folded.translate(TO_CYR_TABLE), folded.translate(TO_LAT_TABLE))
             clean = not info.flags & HIT
-            if clean and not any(_PROFANITY.lookup(r) for r in readings):
+            if clean and not any(_profanity().lookup(r) for r in readings):
                 return word
             lead = word.index(core[0])
             return word[: lead + 1] + "*" * (len(word) - lead - 1)

@@ -9,7 +9,6 @@ new one and swaps it in.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -285,8 +284,6 @@ _RU = (_BASE[0], _BASE[0].collapsed(), _BASE[0])
 _EN = (_BASE[1], _BASE[1].collapsed(min_word=5), _BASE[1])
 _SKELETON_PLAIN = _BASE[0].skeletons(lexicon.TRANSLIT_COLLISIONS)
 _SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(min_word=5), None)
-RU_INDEX, EN_INDEX = _BASE
-_MASK_LOCK = threading.Lock()
 _MASKED: dict[int, Index] = {}
 
 
@@ -328,11 +325,8 @@ def spelled_out(letters: str) -> Entry | None:
 
 
 def _masked_index(source: Index) -> Index:
+    """Built on first use; two threads racing here both build it, and either result is right."""
     found = _MASKED.get(id(source))
     if found is None:
-        with _MASK_LOCK:
-            found = _MASKED.get(id(source))
-            if found is None:
-                found = source.masked()
-                _MASKED[id(source)] = found
+        found = _MASKED[id(source)] = source.masked()
     return found
