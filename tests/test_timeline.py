@@ -211,3 +211,24 @@ def test_background_defaults_to_the_palette_white() -> None:
     tl = Timeline(width=W, height=H, seed=0, bg=None, default_ms=600)
     assert tl.background == color("white") == 0xFFF1E8
     assert tl.progress(0) == 0.0
+
+
+def test_a_hostile_plan_is_cut_at_the_drawing_budget_not_hung() -> None:
+    zigzag = [[-1024 if i % 2 else 1024, -1024 + 8 * i] for i in range(dsl.LIMITS.POINTS)]
+    wide = {"op": "line", "p": zigzag, "c": "red", "w": 16, "ms": 100}
+    tl = _timeline(*[wide] * 40)
+    assert tl.steps == 40
+    assert tl.total_ms == 4000
+    # The first steps are drawn; one is cut short; every later one is skipped, with reasons.
+    first = 40 - len(tl.errors)
+    assert 0 < first < 39
+    assert tl.errors[0] == f"step {first}: cut short, it exceeds the drawing budget"
+    assert tl.errors[1:] == [
+        f"step {i}: skipped, the plan exceeds the drawing budget" for i in range(first + 1, 40)
+    ]
+    assert len(tl.advance(100)) > 0
+
+
+def test_a_realistic_plan_stays_far_from_the_budget() -> None:
+    for entry in builtin.LIBRARY.values():
+        assert Timeline.of(entry.plan).errors == []

@@ -10,9 +10,18 @@ pixels, always.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Plan, Step, animation_of
-from drawstreamd.render.raster import Shadow, Write, color, compile_step
+from drawstreamd.render.raster import Budget, Shadow, Write, color, compile_step
+
+WORK_BUDGET: Final = 2_000_000
+"""Rasterisation work (about: pixels considered) one plan may cause; steps beyond draw nothing.
+
+A realistic plan uses a few percent of it; the cap bounds what a hostile plan costs (about
+half a second of compilation in all, see bench/timeline.py)."""
+STEP_WORK_BUDGET: Final = 150_000
+"""The share of it one step may use (a mirrored full-canvas group fits; a step stops there)."""
 
 
 @dataclass(slots=True)
@@ -20,16 +29,26 @@ class _Compiled:
     start: int
     duration: int
     """Reveal time: 0 for ``instant`` steps (their ``ms`` is a pause after them)."""
-    writes: list[Write]
+    idx: list[int]
+    """Canvas indices in reveal order."""
+    colours: int | list[int]
+    """One colour for the whole step, or one per index (groups)."""
 
     def visible(self, t_ms: int) -> int:
         """How many of this step's writes are visible at ``t_ms``."""
         if t_ms < self.start:
             return 0
-        n = len(self.writes)
+        n = len(self.idx)
         if self.duration <= 0 or t_ms >= self.start + self.duration:
             return n
         return n * (t_ms - self.start) // self.duration
+
+    def writes(self, width: int, k: int, v: int) -> list[Write]:
+        idx = self.idx[k:v]
+        c = self.colours
+        if isinstance(c, int):
+            return [(i % width, i // width, c) for i in idx]
+        return [(i % width, i // width, col) for i, col in zip(idx, c[k:v], strict=True)]
 
 
 class Timeline:
@@ -54,6 +73,9 @@ class Timeline:
         """End time of the steps appended so far."""
         self._steps: list[_Compiled] = []
         self._shadow = Shadow(width, height, self.background)
+        self._work = Budget(WORK_BUDGET)
+        self.errors: list[str] = []
+        """Steps that could not be drawn in full (operator-facing)."""
         self._budget = LIMITS.TOTAL_MS
         self._t = 0
         self._i = 0  # first step not yet fully handed out
@@ -75,14 +97,24 @@ class Timeline:
         if self.closed:
             raise RuntimeError("timeline is closed")
         index = len(self._steps)
-        writes = compile_step(step, self._shadow, self.seed, index)
+        allowance = min(STEP_WORK_BUDGET, self._work.left)
+        idx: list[int] = []
+        colours: int | list[int] = 0
+        if allowance <= 0:
+            self.errors.append(f"step {index}: skipped, the plan exceeds the drawing budget")
+        else:
+            budget = Budget(allowance)
+            idx, colours = compile_step(step, self._shadow, self.seed, index, budget)
+            self._work.spend(allowance - budget.left)
+            if budget.exhausted:
+                self.errors.append(f"step {index}: cut short, it exceeds the drawing budget")
         delay = min(step.d, self._budget)
         self._budget -= delay
         duration = min(step.ms if step.ms is not None else self.default_ms, self._budget)
         self._budget -= duration
         start = max(self.total_ms, self._t) + delay
         reveal = 0 if animation_of(step) == "instant" else duration
-        self._steps.append(_Compiled(start, reveal, writes))
+        self._steps.append(_Compiled(start, reveal, idx, colours))
         self.total_ms = start + duration
 
     def close(self) -> None:
@@ -103,9 +135,9 @@ class Timeline:
             cur = steps[self._i]
             v = cur.visible(t_ms)
             if v > self._k:
-                out += cur.writes[self._k : v]
+                out += cur.writes(self.width, self._k, v)
                 self._k = v
-            if v < len(cur.writes):
+            if v < len(cur.idx):
                 break
             self._i += 1
             self._k = 0
@@ -119,7 +151,7 @@ class Timeline:
         """Everything not yet handed out (skip to the end of the appended steps)."""
         out: list[Write] = []
         for cur in self._steps[self._i :]:
-            out += cur.writes[self._k :]
+            out += cur.writes(self.width, self._k, len(cur.idx))
             self._k = 0
         self._i = len(self._steps)
         self._t = max(self._t, self.total_ms)
