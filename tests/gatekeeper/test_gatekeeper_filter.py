@@ -183,3 +183,31 @@ def test_typed_pictures_and_odd_letters(gate: Gatekeeper, message: str, rule: st
 )
 def test_sums_eyes_and_ordinary_words_pass(gate: Gatekeeper, message: str) -> None:
     assert gate.check(message).nsfw is False
+
+
+@pytest.mark.parametrize(
+    ("message", "blocked"),
+    [
+        ("иди на хуй, нарисуй кота", False),
+        ("хуй знает что нарисовать, пусть будет кот", False),
+        ("ни хуя себе стрим, нарисуй сову", False),
+        ("нарисуй хуй на заборе", True),
+        ("нарисуй член клуба любителей котов", False),
+        ("нарисуй мужской член", True),
+        ("draw a fucking awesome cat", False),
+        ("fuck it, draw a dog", False),
+        ("draw a man fucking a woman", True),
+        ("нарисуй кота с бабочкой на груди", False),
+        ("нарисуй девушку с большой грудью", True),
+        ("draw a chicken breast", False),
+        ("нарисуй голые деревья зимой", False),
+        ("нарисуй голую девушку", True),
+        ("нарисуй рыцаря с обнажённым мечом", False),
+        ("draw a naked mole rat", False),
+        ("draw a sperm whale", False),
+        ("draw a kick-ass robot", False),
+        ("draw her ass", True),
+    ],
+)
+def test_neighbours_decide_ambiguous_words(gate: Gatekeeper, message: str, blocked: bool) -> None:
+    assert gate.check(message).nsfw is blocked
