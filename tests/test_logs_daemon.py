@@ -23,7 +23,7 @@ import pytest
 import trio
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 BIN = Path(sys.executable).parent
 SECRETS = {
@@ -45,14 +45,31 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-async def _echo_errors(stream: trio.SocketStream) -> None:
-    """An HTTP/1.1 server that refuses everything and quotes the whole request back."""
-    data = b""
-    with trio.move_on_after(5):
+class HostileServer:
+    """An HTTP/1.1 server that refuses every request and quotes it back (headers and body).
+
+    With ``grant_tokens`` its OAuth token endpoint instead hands out fresh tokens (each one
+    new, remembered in ``issued``), so the daemon's refreshed credentials are quoted back too.
+    """
+
+    def __init__(self, *, grant_tokens: bool = False) -> None:
+        self.grant_tokens = grant_tokens
+        self.issued: list[str] = []
+
+    async def handle(self, stream: trio.SocketStream) -> None:
+        with trio.move_on_after(5):
+            request = await self._read(stream)
+            if request is not None:
+                await stream.send_all(self._reply(*request))
+        await stream.aclose()
+
+    @staticmethod
+    async def _read(stream: trio.SocketStream) -> tuple[bytes, bytes] | None:
+        data = b""
         while b"\r\n\r\n" not in data:
             chunk = await stream.receive_some(65536)
             if not chunk:
-                return
+                return None
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         length = 0
@@ -65,19 +82,28 @@ async def _echo_errors(stream: trio.SocketStream) -> None:
             if not chunk:
                 break
             body += chunk
-        # the credentials first, so that even a shortened quote carries them
+        return head, body
+
+    def _reply(self, head: bytes, body: bytes) -> bytes:
         lines = head.split(b"\r\n")
+        if self.grant_tokens and b"/oauth/token " in lines[0]:
+            n = len(self.issued) // 2
+            access, refresh = f"new-access-{n}-Qz8Xw3Lp", f"new-refresh-{n}-Vb5Nm1Ks"
+            self.issued += [access, refresh]
+            payload = {"access_token": access, "refresh_token": refresh, "expires_in": 3600}
+            return self._http("200 OK", json.dumps(payload).encode())
+        # the credentials first, so that even a shortened quote carries them
         auth = [x for x in lines if x.lower().startswith(b"authorization:")]
         echo = b"\n".join([*auth, body, *lines]).decode("utf-8", "replace")
-        reply = json.dumps(
-            {"error": "invalid_grant", "error_description": echo, "message": echo}
-        ).encode()
-        await stream.send_all(
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(reply)}\r\nConnection: close\r\n\r\n".encode()
-            + reply
-        )
-    await stream.aclose()
+        payload = {"error": "invalid_grant", "error_description": echo, "message": echo}
+        return self._http("401 Unauthorized", json.dumps(payload).encode())
+
+    @staticmethod
+    def _http(status: str, reply: bytes) -> bytes:
+        return (
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(reply)}\r\nConnection: close\r\n\r\n"
+        ).encode() + reply
 
 
 def _env(tmp_path: Path, base: str, ws: str) -> dict[str, str]:
@@ -134,7 +160,8 @@ async def _exercise(tmp_path: Path, base: str, ws: str) -> Path:
     return state
 
 
-def _leaks(tmp_path: Path, state: Path) -> list[str]:
+def _leaks(tmp_path: Path, state: Path, extra: Iterable[str] = ()) -> list[str]:
+    secrets = {**SECRETS, **{f"issued {v}": v for v in extra}}
     found = []
     written = [p for p in tmp_path.glob("*.out")] + [p for p in tmp_path.glob("*.err")]
     for path in state.rglob("*"):
@@ -146,7 +173,7 @@ def _leaks(tmp_path: Path, state: Path) -> list[str]:
         written.append(path)
     for path in written:
         data = path.read_bytes()
-        for key, value in SECRETS.items():
+        for key, value in secrets.items():
             if value.encode() in data:
                 found.append(f"{key} in {path.relative_to(tmp_path)}")
     return found
@@ -171,8 +198,9 @@ async def test_no_secret_is_written_when_every_service_is_unreachable(
 
 
 async def test_no_secret_is_written_when_a_server_quotes_requests_back(tmp_path: Path) -> None:
+    server = HostileServer()
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(partial(trio.serve_tcp, _echo_errors, 0, host="127.0.0.1"))
+        listeners = await nursery.start(partial(trio.serve_tcp, server.handle, 0, host="127.0.0.1"))
         port = listeners[0].socket.getsockname()[1]
         base = f"http://127.0.0.1:{port}"
         state = await _exercise(tmp_path, base, f"ws://127.0.0.1:{port}/connection/websocket")
@@ -180,3 +208,24 @@ async def test_no_secret_is_written_when_a_server_quotes_requests_back(tmp_path:
     assert _leaks(tmp_path, state) == []
     daemon_log = _text(tmp_path, "daemon.err") + _text(tmp_path, "plan.err")
     assert "401" in daemon_log
+
+
+async def test_refreshed_and_stored_tokens_are_masked_too(tmp_path: Path) -> None:
+    """Tokens the daemon did not start with: from its token file, and from each refresh."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    stored = {"access_token": "stored-access-Hd4Jf7Kg", "refresh_token": "stored-refresh-Mw2Er5Ty"}
+    token_file = state / "da_tokens.json"
+    token_file.write_text(json.dumps({**stored, "client_id": "4242"}), encoding="utf-8")
+    token_file.chmod(0o600)
+    server = HostileServer(grant_tokens=True)
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, server.handle, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        env = _env(tmp_path, base, f"ws://127.0.0.1:{port}/connection/websocket")
+        daemon = str(BIN / "drawstreamd")
+        await _run(tmp_path, env, "daemon", daemon, "--headless", "--state-dir", str(state))
+        nursery.cancel_scope.cancel()
+    assert server.issued  # the daemon really refreshed
+    assert _leaks(tmp_path, state, [*stored.values(), *server.issued]) == []
