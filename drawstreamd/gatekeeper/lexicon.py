@@ -86,7 +86,8 @@ BLOCK: dict[str, str] = {
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин*
         пидор* пидар* педик{,а,у,ом,и,ов} педераст*
-        hooker hookers slut* whore* prostitut* faggot* fag fags cocksucker*
+        hooker hookers slut* whore* prostitut* faggot* fag fags cocksucker* thot thots
+        путан{а,у,ы,ой,ам,ами,ах}
     """,
     SWASTIKA: """
         свасти* свастон* свастух* коловрат* свастiк*

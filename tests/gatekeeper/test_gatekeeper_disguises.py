@@ -57,7 +57,7 @@ def _request(word: str, disguise: str) -> str:
     return ("нарисуй " if russian else "draw a ") + disguise
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=300, deadline=None, database=None)
 @given(st.data())
 def test_disguised_bad_words_are_blocked(data: st.DataObject) -> None:
     word = data.draw(st.sampled_from(BAD))
@@ -67,7 +67,7 @@ def test_disguised_bad_words_are_blocked(data: st.DataObject) -> None:
     assert verdict.rule is not None
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+@settings(derandomize=True, max_examples=300, deadline=None, database=None)
 @given(st.data())
 def test_innocent_look_alikes_survive_the_same_tricks(data: st.DataObject) -> None:
     word = data.draw(st.sampled_from(INNOCENT))
