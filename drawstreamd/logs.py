@@ -309,8 +309,11 @@ def setup(
 
     ``level`` applies to drawstreamd's own loggers; libraries log at WARNING and above.
     Uncaught exceptions (main and threads) and Python warnings go through the same path, so
-    they are scrubbed too.
+    they are scrubbed too. Without ``stream``, stdout and stderr themselves are wrapped by
+    :func:`protect_stdio`, so a stray ``print`` cannot leak a secret either.
     """
+    if stream is None:
+        protect_stdio()
     out = sys.stderr if stream is None else stream
     add_secrets(secrets)
     handler = _Handler(out)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import threading
 import urllib.parse
@@ -269,3 +270,24 @@ def test_protect_stdio_masks_print_and_keeps_the_real_file(
     assert (
         path.read_text(encoding="utf-8") == "drawstreamd: token endpoint said: client_secret=***\n"
     )
+
+
+def test_setup_without_a_stream_masks_everything_the_process_prints() -> None:
+    code = (
+        "import logging, sys\n"
+        "from drawstreamd import logs\n"
+        f"logs.setup('info', secrets=[{TOKEN!r}])\n"
+        f"print('stdout has', {TOKEN!r})\n"
+        f"print('stderr has', {TOKEN!r}, file=sys.stderr)\n"
+        f"logging.getLogger('drawstreamd.t').warning('log has %s', {TOKEN!r})\n"
+        f"raise SystemExit('exit message has ' + {TOKEN!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stdout == "stdout has ***\n"
+    assert TOKEN not in result.stderr
+    assert "stderr has ***\n" in result.stderr
+    assert "WARNING t: log has ***" in result.stderr
+    assert "exit message has ***" in result.stderr
