@@ -1,4 +1,5 @@
-"""Shared set-up for the control tests: real Journal (temp SQLite), DrawQueue, EventBus, Commands.
+"""Shared set-up for the control tests: the real parts (Journal on a temp SQLite file, DrawQueue,
+EventBus, Worker with the builtin planner, Scene ticked by a windowless Renderer), running.
 
 Also a few tests of the command layer itself (no server in between).
 """
@@ -9,103 +10,102 @@ import contextlib
 import shutil
 import socket
 import tempfile
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from drawstreamd.config import Settings
+from drawstreamd import config
 from drawstreamd.control.commands import CommandError, Commands
 from drawstreamd.control.protocol import ErrorCode
 from drawstreamd.events import EventBus
+from drawstreamd.gallery import Gallery
+from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
-from drawstreamd.model import Donation, QueueItem, Status
 from drawstreamd.queue import DrawQueue
+from drawstreamd.render.scene import Scene
+from drawstreamd.render.window import Renderer
+from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-
-class StandInWorker:
-    """The Worker's control surface, driven by hand: take() starts drawing the next item."""
-
-    def __init__(self, queue: DrawQueue, journal: Journal) -> None:
-        self.queue = queue
-        self.journal = journal
-        self.current: QueueItem | None = None
-        self.phase = "idle"
-        self.planner_state = "builtin"
-        self.plans: dict[int, bytes] = {}
-
-    async def take(self) -> QueueItem:
-        item = await self.queue.next()
-        self.current = item
-        self.phase = "drawing"
-        await self.journal.set_status(item.id, Status.DRAWING, plan=b'{"steps":[]}')
-        self.queue.events.emit("started", item.id, donor=item.donation.donor)
-        return item
-
-    def skip(self) -> bool:
-        if self.current is None:
-            return False
-        self.queue.events.emit("skipped", self.current.id, reason="skipped by operator")
-        self.current = None
-        self.phase = "idle"
-        return True
-
-    def progress(self) -> float:
-        return 0.25 if self.current else 0.0
-
-    def remaining_sec(self) -> float:
-        return 100.0 if self.current else 0.0
-
-    async def replay(self, item_id: int) -> QueueItem | None:
-        original = await self.journal.get(item_id)
-        if original is None or await self.journal.get_plan(item_id) is None:
-            return None
-        d = original.donation
-        again = Donation(
-            source="replay",
-            external_id=f"{item_id}:{uuid.uuid4().hex}",
-            donor=d.donor,
-            message=d.message,
-        )
-        await self.queue.submit(again)
-        return next(i for i in self.queue.pending.values() if i.donation is again)
+    from drawstreamd.config import Settings
+    from drawstreamd.model import Event
 
 
 @dataclass
 class Stack:
+    """The daemon's real parts, running: journal, queue, bus, worker (builtin planner), scene."""
+
     settings: Settings
     journal: Journal
     events: EventBus
     queue: DrawQueue
-    worker: StandInWorker
+    worker: Worker
     commands: Commands
     tmp: Path
     run_dir: Path
     """A short directory for sockets (a Unix socket path must stay under ~108 bytes)."""
+    seen: list[Event] = field(default_factory=list)
+    _arrived: trio.Event = field(default_factory=trio.Event)
 
     def socket_path(self) -> Path:
         return self.run_dir / "drawstreamd" / "control.sock"
 
+    async def wait_for(self, kind: str, item_id: int | None = None) -> Event:
+        """The first event of ``kind`` (for ``item_id``) seen since the stack started."""
+        while True:
+            for event in self.seen:
+                if event.kind == kind and (item_id is None or event.item_id == item_id):
+                    return event
+            await self._arrived.wait()
+            self._arrived = trio.Event()
+
+    async def drawn(self, message: str) -> int:
+        """Donate ``message`` and wait until its picture is finished (and now holding)."""
+        item = await self.commands.donate(message)
+        await self.wait_for("finished", item.id)
+        return item.id
+
 
 @contextlib.asynccontextmanager
-async def open_stack(tmp_path: Path, **settings: object) -> AsyncIterator[Stack]:
+async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
-    cfg = Settings(STATE_DIR=state, **settings)  # type: ignore[arg-type]
+    base: dict[str, object] = {
+        "STATE_DIR": state,
+        "LLM_BACKEND": "builtin",
+        "DEFAULT_STEP_DURATION_MS": 5,
+        "SHOW_DURATION_SEC": 60.0,
+        "FRAME_RATE": 30,
+    }
+    cfg = config.load(None, **{**base, **overrides})
     journal = Journal.open(state / "journal.sqlite3")
     run_dir = Path(tempfile.mkdtemp(prefix="dsctl-", dir="/tmp"))
     try:
         events = EventBus()
         queue = DrawQueue(journal, events)
-        worker = StandInWorker(queue, journal)
+        scene = Scene(cfg.CANVAS_W, cfg.CANVAS_H, cfg.DEFAULT_STEP_DURATION_MS)
+        worker = Worker(
+            cfg, queue, journal, events, scene, Gatekeeper(), Gallery(state / "gallery")
+        )
         commands = Commands(cfg, queue, journal, worker, events)
-        yield Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
+        st = Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
+        async with trio.open_nursery() as nursery, events.subscribe() as sub:
+
+            async def spy() -> None:
+                while True:
+                    st.seen.extend(await sub.next_batch())
+                    st._arrived.set()
+
+            nursery.start_soon(spy)
+            await nursery.start(Renderer(cfg, scene, window=False).serve)
+            await nursery.start(worker.serve)
+            yield st
+            nursery.cancel_scope.cancel()
     finally:
         journal.close()
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -121,6 +121,7 @@ def free_port() -> int:
 async def test_donate_queues_a_test_donation_visible_in_queue_and_status(tmp_path: Path) -> None:
     with trio.fail_after(10):
         async with open_stack(tmp_path) as st:
+            await st.commands.pause()
             item = await st.commands.donate("нарисуй кота", "Маша", 150.0, "rub")
             assert item.donor == "Маша"
             assert item.currency == "RUB"
@@ -130,9 +131,14 @@ async def test_donate_queues_a_test_donation_visible_in_queue_and_status(tmp_pat
             status = await st.commands.status()
             assert status.queue_length == 1
             assert status.state == "idle"
+            assert status.paused
             saved = await st.journal.get(item.id)
             assert saved is not None
             assert saved.donation.message == "нарисуй кота"
+            await st.commands.resume()
+            await st.wait_for("finished", item.id)
+            status = await st.commands.status()
+            assert (status.state, status.current_id, status.queue_length) == ("holding", 1, 0)
 
 
 @pytest.mark.parametrize(
@@ -160,17 +166,24 @@ async def test_donate_refuses_bad_input_and_queues_nothing(
 
 
 async def test_remove_unknown_id_is_no_exist_and_replay_needs_a_plan(tmp_path: Path) -> None:
-    with trio.fail_after(10):
+    with trio.fail_after(20):
         async with open_stack(tmp_path) as st:
             with pytest.raises(CommandError) as err:
                 await st.commands.remove(42)
             assert err.value.code is ErrorCode.NO_EXIST
+            with pytest.raises(CommandError) as err:
+                await st.commands.remove(2**70)
+            assert err.value.code is ErrorCode.ARG
+            await st.commands.pause()
             queued = await st.commands.donate("дом")
             with pytest.raises(CommandError) as err:
                 await st.commands.replay(queued.id)  # never drawn: nothing to replay
             assert err.value.code is ErrorCode.NO_EXIST
-            drawn = await st.worker.take()
-            again = await st.commands.replay(drawn.id)
+            await st.commands.resume()
+            await st.wait_for("finished", queued.id)
+            again = await st.commands.replay(queued.id)
             assert again.message == "дом"
-            assert again.id != drawn.id
-            assert [i.id for i in st.queue.pending.values()] == [again.id]
+            assert again.id != queued.id
+            assert again.source == "replay"
+            await st.commands.skip()  # ends the hold; the replay is drawn next
+            await st.wait_for("finished", again.id)

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import trio
+import trio.testing
 from test_control_harness import Stack, open_stack
 from test_control_unix import serve_stack
 
@@ -78,6 +79,7 @@ async def test_status_is_the_default_and_json_is_typed(tmp_path: Path) -> None:
 async def test_donate_queue_remove_clear_history(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with daemon(tmp_path) as (st, sock):
+            assert (await run_ctl("--socket", sock, "pause")).code == 0
             run = await run_ctl(
                 "--socket", sock, "donate", "--name", "Маша", "--amount", "150",
                 "--currency", "usd", "нарисуй", "кота\\с", "--json",
@@ -108,29 +110,32 @@ async def test_donate_queue_remove_clear_history(tmp_path: Path) -> None:
             assert [i["id"] for i in history["items"]] == [3, 2]  # type: ignore[index]
             assert {i["status"] for i in history["items"]} == {"skipped"}  # type: ignore[index]
             empty = (await run_ctl("--socket", sock, "queue", "--json")).json()
-            assert empty == {"paused": False, "length": 0, "items": []}
+            assert empty == {"paused": True, "length": 0, "items": []}
 
 
 async def test_skip_current_pause_resume_replay_ping_commands(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with daemon(tmp_path) as (st, sock):
-            await run_ctl("--socket", sock, "donate", "кот")
-            drawn = await st.worker.take()
-            current = (await run_ctl("--socket", sock, "current", "--json")).json()
-            assert current["id"] == drawn.id
-            assert current["state"] == "drawing"
-            assert current["progress"] == 0.25
-            skipped = (await run_ctl("--socket", sock, "skip", "--json")).json()
-            assert skipped == {"skipped": True, "id": drawn.id}
-            assert st.worker.current is None
             assert (await run_ctl("--socket", sock, "pause")).code == 0
-            assert st.queue.paused
             assert "paused: yes" in (await run_ctl("--socket", sock)).out
+            item = (await run_ctl("--socket", sock, "donate", "кот", "--json")).json()
+            assert st.worker.phase == "idle"
             assert (await run_ctl("--socket", sock, "resume")).code == 0
-            assert not st.queue.paused
-            again = (await run_ctl("--socket", sock, "replay", str(drawn.id), "--json")).json()
+            await st.wait_for("finished", item["id"])
+            current = (await run_ctl("--socket", sock, "current", "--json")).json()
+            assert (current["id"], current["state"], current["status"]) == (
+                item["id"],
+                "holding",
+                "shown",
+            )
+            skipped = (await run_ctl("--socket", sock, "skip", "--json")).json()
+            assert skipped == {"skipped": True, "id": item["id"]}
+            await trio.testing.wait_all_tasks_blocked()
+            assert st.worker.phase == "idle"
+            again = (await run_ctl("--socket", sock, "replay", str(item["id"]), "--json")).json()
             assert again["message"] == "кот"
             assert again["source"] == "replay"
+            await st.wait_for("finished", again["id"])
             ping = (await run_ctl("--socket", sock, "ping", "--json")).json()
             assert ping["protocol"] == "1.0"
             listed = await run_ctl("--socket", sock, "commands")
@@ -156,6 +161,7 @@ async def test_acks_exit_1_with_the_daemons_message(tmp_path: Path) -> None:
 async def test_usage_errors_exit_2(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with daemon(tmp_path) as (st, sock):
+            await st.commands.pause()
             assert (await run_ctl("--socket", sock, "frobnicate")).code == 2
             assert (await run_ctl("--socket", sock, "remove", "abc")).code == 2
             assert (await run_ctl("--socket", sock, "donate")).code == 2
@@ -189,20 +195,22 @@ async def test_events_follow_notifications_as_json_lines(tmp_path: Path) -> None
                     )
                 )
                 assert proc.stdout is not None
-                # the client is subscribed once its idle is waiting
-                while not st.events._subs:  # noqa: ASYNC110 (another process subscribes)
+                # the client is subscribed once its idle waits (the harness's spy is one already)
+                while len(st.events._subs) < 2:
                     await trio.sleep(0.01)
                 await st.commands.donate("кот", "Маша")
-                st.queue.pause()
                 buf = b""
-                while buf.count(b"\n") < 2:
+                while b'"finished"' not in buf:
                     buf += await proc.stdout.receive_some(4096)
                 proc.terminate()
             lines = [json.loads(line) for line in buf.decode().splitlines()]
-            assert lines[0]["kind"] == "queued"
-            assert lines[0]["item_id"] == 1
+            kinds = [line["kind"] for line in lines]
+            assert kinds[:2] == ["queued", "started"]
+            assert kinds[-1] == "finished"
+            assert set(kinds[2:-1]) == {"step"}
+            assert {line["item_id"] for line in lines} == {1}
             assert lines[0]["data"]["donor"] == "Маша"
-            assert lines[1]["kind"] == "paused"
+            assert lines[0]["at"] > 0
 
 
 async def test_token_prints_the_generated_token(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import trio
+import trio.testing
 import trio_websocket
 from test_control_harness import Stack, free_port, open_stack
 
@@ -61,6 +62,7 @@ async def api(
 async def test_reading_needs_no_token(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with api(tmp_path) as a:
+            await a.st.commands.pause()
             await a.st.commands.donate("кот", "Маша")
             r = await a.client.get("/status")
             assert r.status_code == 200
@@ -96,14 +98,19 @@ async def test_changing_anything_without_the_token_is_401(
 ) -> None:
     with trio.fail_after(20):
         async with api(tmp_path) as a:
+            await a.st.commands.pause()
             await a.st.commands.donate("кот")
+            await a.st.wait_for("queued")
+            seen = len(a.st.seen)
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": a.token}):
                 r = await a.client.request(method, path, headers=headers, json={"message": "x"})
                 assert r.status_code == 401
                 assert r.headers["www-authenticate"].startswith("Bearer")
                 assert r.json()["error"] == "permission"
+            await trio.testing.wait_all_tasks_blocked()
+            assert a.st.seen[seen:] == []  # nothing queued, paused, resumed, removed…
             assert len(a.st.queue) == 1
-            assert not a.st.queue.paused
+            assert a.st.queue.paused
 
 
 async def test_token_file_is_generated_once_owner_only(tmp_path: Path) -> None:
@@ -118,6 +125,9 @@ async def test_token_file_is_generated_once_owner_only(tmp_path: Path) -> None:
 async def test_mutations_with_the_token(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with api(tmp_path) as a:
+            r = await a.client.post("/pause", headers=a.auth())
+            assert r.json() == {"paused": True}
+            assert a.st.queue.paused
             r = await a.client.post(
                 "/donations",
                 headers=a.auth(),
@@ -130,25 +140,25 @@ async def test_mutations_with_the_token(tmp_path: Path) -> None:
                 "EUR",
                 "queued",
             )
-            r = await a.client.post("/pause", headers=a.auth())
-            assert r.json() == {"paused": True}
-            assert a.st.queue.paused
-            r = await a.client.post("/resume", headers=a.auth())
-            assert r.json() == {"paused": False}
             r = await a.client.delete(f"/queue/{created['id']}", headers=a.auth())
             assert r.json() == {"removed": True, "id": created["id"]}
             r = await a.client.delete(f"/queue/{created['id']}", headers=a.auth())
             assert r.status_code == 404
             assert r.json()["error"] == "no_exist"
-            await a.st.commands.donate("дом")
-            drawn = await a.st.worker.take()
+            drawn = await a.st.commands.donate("дом")
+            await a.st.commands.donate("лес")
+            r = await a.client.post("/resume", headers=a.auth())
+            assert r.json() == {"paused": False}
+            await a.st.wait_for("started", drawn.id)
+            await a.client.post("/pause", headers=a.auth())
+            await a.st.wait_for("finished", drawn.id)
             r = await a.client.post("/skip", headers=a.auth())
             assert r.json() == {"skipped": True, "id": drawn.id}
             r = await a.client.post(f"/replay/{drawn.id}", headers=a.auth())
             assert r.status_code == 201
             assert r.json()["message"] == "дом"
             r = await a.client.post("/clear", headers=a.auth())
-            assert r.json() == {"cleared": 1}
+            assert r.json() == {"cleared": 2}
             r = await a.client.post("/replay/999", headers=a.auth())
             assert r.status_code == 404
 
@@ -230,16 +240,18 @@ async def test_events_websocket_streams_events_and_closes_1001_on_shutdown(
             async with stream, trio.open_nursery() as nursery:
                 # our own stream, closed by us: trio-websocket leaves it to the GC here
                 ws = await trio_websocket.wrap_client_stream(
-                    nursery, stream, host, "/api/v1/events?kinds=queued,paused"
+                    nursery, stream, host, "/api/v1/events?kinds=queued,paused,finished"
                 )
                 await trio.sleep(0.1)  # the subscription is made right after accept
+                await a.st.commands.pause()
                 await a.st.commands.resume()  # not asked for
                 await a.st.commands.donate("кот", "Маша")
+                assert json.loads(await ws.get_message())["kind"] == "paused"
                 event = json.loads(await ws.get_message())
                 assert (event["kind"], event["item_id"]) == ("queued", 1)
                 assert event["data"]["donor"] == "Маша"
-                a.st.queue.pause()
-                assert json.loads(await ws.get_message())["kind"] == "paused"
+                event = json.loads(await ws.get_message())
+                assert (event["kind"], event["item_id"]) == ("finished", 1)
                 a.stop.set()
                 with trio.fail_after(1), pytest.raises(trio_websocket.ConnectionClosed) as closed:
                     await ws.get_message()

@@ -25,8 +25,7 @@ async def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(
 ) -> None:
     with trio.fail_after(300):
         async with open_stack(tmp_path, API_PORT=free_port()) as st:
-            await st.commands.donate("кот")
-            await st.worker.take()  # one drawn item, so replay has something to find
+            await st.drawn("кот")  # one finished drawing, so replay has something to find
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 urls = await nursery.start(

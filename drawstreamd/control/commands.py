@@ -188,6 +188,11 @@ def _float_arg(text: str, what: str) -> float:
 MAX_ID = 2**63 - 1
 
 
+def _check_id(item_id: int) -> None:
+    if not 1 <= item_id <= MAX_ID:
+        raise CommandError(ErrorCode.ARG, f"id must be between 1 and {MAX_ID}")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CommandSpec:
     min_args: int
@@ -282,11 +287,13 @@ class Commands:
         return PauseReply(paused=self.queue.paused)
 
     async def remove(self, item_id: int) -> RemoveReply:
+        _check_id(item_id)
         if not await self.queue.remove(item_id, "removed by operator"):
             raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
         return RemoveReply(removed=True, id=item_id)
 
     async def replay(self, item_id: int) -> ItemInfo:
+        _check_id(item_id)
         if await self.journal.get(item_id) is None:
             raise CommandError(ErrorCode.NO_EXIST, f"no item {item_id}")
         item = await self.worker.replay(item_id)

@@ -9,6 +9,7 @@ says nothing for ``idle_timeout`` seconds (outside ``idle``) is disconnected; pa
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -45,6 +46,7 @@ log = logging.getLogger("drawstreamd.control")
 
 MAX_CLIENTS = 256
 SEND_TIMEOUT_SEC = 10.0
+BACKLOG = 1000
 _ACCEPT_PAUSE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _BUILTINS = (
     "close",
@@ -185,6 +187,8 @@ class _Connection:
         self.buf = bytearray()
         self.sub: Subscription | None = None
         self.missed_reported = 0
+        self.backlog: collections.deque[Event] = collections.deque(maxlen=BACKLOG)
+        self.backlog_missed = 0
 
     async def serve(self) -> None:
         try:
@@ -361,18 +365,32 @@ class _Connection:
             await self._send(ack + "\n")
             return
         lines: list[str] = []
-        if sub.missed > self.missed_reported:
-            lines.append(f"missed: {sub.missed - self.missed_reported}")
-            self.missed_reported = sub.missed
+        missed = sub.missed + self.backlog_missed
+        if missed > self.missed_reported:
+            lines.append(f"missed: {missed - self.missed_reported}")
+            self.missed_reported = missed
         for event in found:
             lines.extend(_event_lines(event))
         await self._send("".join(line + "\n" for line in lines) + "OK\n")
 
-    @staticmethod
-    def _take(sub: Subscription, kinds: frozenset[str] | None) -> list[Event]:
-        if not sub.pending():
-            return []
-        return [e for e in sub.drain() if kinds is None or e.kind in kinds]
+    def _take(self, sub: Subscription, kinds: frozenset[str] | None) -> list[Event]:
+        """The waiting events of ``kinds``; the others stay for a later ``idle`` (as in MPD)."""
+        if sub.pending():
+            for event in sub.drain():
+                if len(self.backlog) == self.backlog.maxlen:
+                    self.backlog_missed += 1
+                self.backlog.append(event)
+        if kinds is None:
+            everything = list(self.backlog)
+            self.backlog.clear()
+            return everything
+        out: list[Event] = []
+        keep: list[Event] = []
+        for event in self.backlog:
+            (out if event.kind in kinds else keep).append(event)
+        self.backlog.clear()
+        self.backlog.extend(keep)
+        return out
 
 
 def _event_lines(event: Event) -> list[str]:
