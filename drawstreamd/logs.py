@@ -129,6 +129,12 @@ class ScrubbingStream(io.TextIOBase):
     def fileno(self) -> int:
         return self.wrapped.fileno()
 
+    @property
+    def buffer(self) -> IO[bytes]:
+        """The wrapped stream's binary buffer, unmasked: for binary output such as a PNG."""
+        self.flush()
+        return self.wrapped.buffer  # type: ignore[attr-defined, no-any-return]
+
     def isatty(self) -> bool:
         return self.wrapped.isatty()
 

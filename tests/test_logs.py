@@ -291,3 +291,12 @@ def test_setup_without_a_stream_masks_everything_the_process_prints() -> None:
     assert "stderr has ***\n" in result.stderr
     assert "WARNING t: log has ***" in result.stderr
     assert "exit message has ***" in result.stderr
+
+
+def test_binary_output_passes_through_unchanged_and_in_order() -> None:
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    stream = logs.ScrubbingStream(text)
+    stream.write("header ")
+    stream.buffer.write(b"\x89PNG\r\n\x1a\n\xff")
+    assert raw.getvalue() == b"header \x89PNG\r\n\x1a\n\xff"
