@@ -83,6 +83,7 @@ class MemorySink:
 def settings_for(
     fake: FakeDA, state_dir: Path, access: str, refresh: str, **extra: Any
 ) -> Settings:
+    values: dict[str, Any] = {"DA_REST_POLL_INTERVAL_SEC": 1.0, **extra}
     return Settings(
         DA_OAUTH_URL=fake.oauth_url,
         DA_API_URL=fake.api_url,
@@ -91,9 +92,8 @@ def settings_for(
         DA_CLIENT_SECRET=SecretStr(fake.client_secret),
         DA_ACCESS_TOKEN=SecretStr(access),
         DA_REFRESH_TOKEN=SecretStr(refresh),
-        DA_REST_POLL_INTERVAL_SEC=1.0,
         STATE_DIR=state_dir,
-        **extra,
+        **values,
     )
 
 

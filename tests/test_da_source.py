@@ -10,7 +10,9 @@ import stat
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 import trio
+import trio.testing
 from da_support import FAST, MemorySink, running_source, settings_for
 
 from drawstreamd.config import Settings
@@ -23,8 +25,6 @@ from drawstreamd.testing.fake_da import open_fake_da
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def connects(sink: MemorySink) -> int:
@@ -433,3 +433,41 @@ async def test_first_run_with_rest_failing_still_catches_up_from_the_socket_star
             r.fake.socket_available = True
             await r.sink.wait_for(lambda: missed <= r.sink.ids())
             assert r.sink.ids() == missed | {first}
+
+
+@pytest.fixture
+def loopback_clock() -> trio.testing.MockClock:
+    # Jumps only after 50 ms of real idleness, so loopback replies land before time moves.
+    return trio.testing.MockClock(autojump_threshold=0.05)
+
+
+async def test_a_simulated_minute_down_with_the_product_timings(
+    tmp_path: Path, loopback_clock: trio.testing.MockClock
+) -> None:
+    # Socket refused and the donation list failing for a whole (virtual) minute, with the
+    # product's own reconnect and ping timings: all 20 donations arrive once it is over.
+    with trio.fail_after(600):
+        async with running_source(
+            tmp_path, tuning=Tuning(), settings_extra={"DA_REST_POLL_INTERVAL_SEC": 10.0}
+        ) as r:
+            await r.wait_connected()
+            while r.fake.requests["/api/v1/alerts/donations"] < 2:
+                await trio.sleep(0.1)
+            r.fake.socket_available = False
+            r.fake.fail_next("/api/v1/alerts/donations", 503, times=10_000)
+            published = {str(r.fake.publish("draw first")["id"])}
+            for i in range(19):
+                await trio.sleep(3)
+                published.add(str(r.fake.publish(f"draw {i}")["id"]))
+            await trio.sleep(60 - 57)
+            assert not (published & r.sink.ids())
+            attempts = r.fake.hub.counters["rejected"]
+            assert 4 <= attempts <= 20  # backing off between 1 s and 30 s, not hammering
+            r.fake._fail_next.clear()
+            r.fake.socket_available = True
+            back = trio.current_time()
+            await r.wait_connected(2)
+            assert trio.current_time() - back <= 31  # the backoff never waits past its cap
+            await r.sink.wait_for(lambda: published <= r.sink.ids())
+            await trio.sleep(30)
+            assert len(r.sink.kept) == 20
