@@ -75,6 +75,13 @@ class Gatekeeper:
 
     def check(self, text: str) -> Verdict:
         """Decide on one message; linear in its length."""
+        verdict = self._check(text)
+        if not verdict.nsfw and ("\u202e" in text or "\u2067" in text):
+            # A right-to-left override shows 'йух' as 'хуй': read it the way it is shown too.
+            verdict = self._check(text[::-1])
+        return verdict
+
+    def _check(self, text: str) -> Verdict:
         rules = self._rules
         folded = fold(text)
         rule = _symbols(folded)

@@ -211,3 +211,8 @@ def test_sums_eyes_and_ordinary_words_pass(gate: Gatekeeper, message: str) -> No
 )
 def test_neighbours_decide_ambiguous_words(gate: Gatekeeper, message: str, blocked: bool) -> None:
     assert gate.check(message).nsfw is blocked
+
+
+def test_right_to_left_override_is_read_as_shown(gate: Gatekeeper) -> None:
+    assert gate.check("нарисуй \u202eйух") == Verdict(True, "sexual:genitals")
+    assert gate.check("нарисуй \u202eток").nsfw is False
