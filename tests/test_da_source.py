@@ -471,3 +471,16 @@ async def test_a_simulated_minute_down_with_the_product_timings(
             await r.sink.wait_for(lambda: published <= r.sink.ids())
             await trio.sleep(30)
             assert len(r.sink.kept) == 20
+
+
+async def test_slow_api_replies_are_waited_for(tmp_path: Path) -> None:
+    with trio.fail_after(15):
+        async with running_source(tmp_path) as r:
+            await r.wait_connected()
+            r.fake.slow = 0.8
+            r.fake.drop_connections()
+            missed = str(r.fake.publish("while reconnecting slowly")["id"])
+            await r.wait_connected(2)
+            live = str(r.fake.publish("after")["id"])
+            await r.sink.wait_for(lambda: {missed, live} <= r.sink.ids())
+            assert r.fake.requests["/api/v1/user/oauth"] >= 2

@@ -69,6 +69,8 @@ class Ingest:
         self.first_socket_id: int | None = None
         """The first donation the socket brought in this run (bounds a first catch-up)."""
         self.kick = trio.Event()
+        self._mark_lock = trio.Lock()
+        self._stored: str | None = None
 
     def wake(self) -> None:
         self.kick.set()
@@ -77,6 +79,7 @@ class Ingest:
     async def load_watermark(self) -> int | None:
         if not self._loaded:
             raw = await self.sink.get_meta(WATERMARK_KEY)
+            self._stored = raw
             try:
                 self.watermark = int(raw) if raw is not None else None
             except ValueError:
@@ -86,9 +89,15 @@ class Ingest:
         return self.watermark
 
     async def advance(self, newest: int) -> None:
-        if self.watermark is None or newest > self.watermark:
-            self.watermark = newest
-            await self.sink.set_meta(WATERMARK_KEY, str(newest))
+        if self.watermark is not None and newest <= self.watermark:
+            return
+        self.watermark = newest
+        async with self._mark_lock:
+            # writes from the socket and REST tasks must not land out of order
+            value = str(self.watermark)
+            if value != self._stored:
+                await self.sink.set_meta(WATERMARK_KEY, value)
+                self._stored = value
 
     async def deliver(self, donation: Donation, via: str) -> None:
         reason = skip_reason(donation, self.settings.DRAW_MIN_AMOUNT)
