@@ -193,14 +193,14 @@ def _split_words(
         return rule
     checked: set[int] = set()
     for i in flagged:
-        if not chunks[i].flags & SHORT:
+        if not chunks[i].flags & (SHORT | SINGLE):
             continue
         for left in (starts[i] - 1, starts[i + 1] - 1):
             if left in checked or left < 0 or left + 1 >= len(raws):
                 continue
             checked.add(left)
             a, b = raws[left], raws[left + 1]
-            if len(a) < 2 or len(b) < 2 or min(len(a), len(b)) > 3:
+            if min(len(a), len(b)) > 3 or len(a) + len(b) < 3:
                 continue
             if words[left] in lexicon.STOPWORDS or words[left + 1] in lexicon.STOPWORDS:
                 continue
@@ -249,7 +249,7 @@ def _spelled_runs(rules: Rules, text: str) -> str | None:
 
 
 def _phrase(rules: Rules, words: list[str], index: int) -> str | None:
-    for tail, rule in rules.phrases.get(words[index], ()):
+    for tail, rule in rules.phrases_at(words[index]):
         if index + len(tail) >= len(words):
             continue
         if all(

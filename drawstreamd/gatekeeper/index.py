@@ -173,7 +173,8 @@ class Index:
                     continue
                 spots = range(1, len(key))
                 hidden: list[tuple[int, ...]] = [(i,) for i in spots]
-                if len(key) >= 5:
+                if len(key) >= 5 or (len(key) == 3 and "а" <= key[0] <= "я"):
+                    # 'х**' hides two of three letters but everyone reads it.
                     hidden += list(itertools.combinations(spots, 2))
                 for chosen in hidden:
                     letters = list(key)

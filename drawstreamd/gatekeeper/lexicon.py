@@ -59,7 +59,7 @@ BLOCK: dict[str, str] = {
         голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн*
-        nudes noods nudity nudist* nudism topless bottomless undressed unclothed
+        nudes noods nudity nudist* nudism topless bottomless undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
@@ -223,6 +223,16 @@ CONTEXT: tuple[Context, ...] = (
 # Multi-word requests; a trailing * matches any ending of that word.
 PHRASES: tuple[tuple[str, str], ...] = (
     ("без одежд*", NUDITY),
+    ("снима* трус*", NUDITY),
+    ("снима* лифчик*", NUDITY),
+    ("снима* одежд*", NUDITY),
+    ("снял* трус*", NUDITY),
+    ("снял* лифчик*", NUDITY),
+    ("снял* одежд*", NUDITY),
+    ("сними* трус*", NUDITY),
+    ("taking off her clothes", NUDITY),
+    ("takes off her clothes", NUDITY),
+    ("taking off her bra", NUDITY),
     ("в чем мать родила", NUDITY),
     ("без штан*", NUDITY),
     ("без юбк*", NUDITY),

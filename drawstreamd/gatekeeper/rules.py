@@ -71,6 +71,7 @@ class Rules:
     def __init__(self, extra_block: Iterable[str], extra_allow: Iterable[str]) -> None:
         self.config = Index()
         self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self.phrase_stems: list[tuple[str, tuple[str, ...], str]] = []
         for text, rule in lexicon.PHRASES:
             self._add_phrase(text.split(), rule)
         for raw in extra_block:
@@ -80,6 +81,7 @@ class Rules:
             elif words:
                 self._add_phrase(words, CONFIG_RULE)
         self.config.finish()
+        self._phrase_starts = tuple(stem for stem, _, _ in self.phrase_stems)
         self.has_config = bool(self.config.exact or self.config.prefix)
         self.config_squeezed = self.config.collapsed()
         self.allow = Index()
@@ -93,7 +95,16 @@ class Rules:
         self._quick: dict[str, object] = {}
 
     def _add_phrase(self, words: list[str], rule: str) -> None:
-        self.phrases.setdefault(words[0].rstrip("*"), []).append((tuple(words[1:]), rule))
+        if words[0].endswith("*"):
+            self.phrase_stems.append((words[0][:-1], tuple(words[1:]), rule))
+        else:
+            self.phrases.setdefault(words[0], []).append((tuple(words[1:]), rule))
+
+    def phrases_at(self, word: str) -> list[tuple[tuple[str, ...], str]]:
+        """Phrases that may start with this word, as (the words after it, rule)."""
+        found = list(self.phrases.get(word, ()))
+        found += [(tail, rule) for stem, tail, rule in self.phrase_stems if word.startswith(stem)]
+        return found
 
     # Single pieces -------------------------------------------------------------------
 
@@ -209,7 +220,7 @@ class Rules:
         if len(pieces) == 1 and len(pieces[0]) == 1:
             flags |= SINGLE
         for piece, word in zip(pieces, words, strict=True):
-            if word in self.phrases:
+            if word in self.phrases or word.startswith(self._phrase_starts):
                 flags |= PHRASE
             if 2 <= len(piece) <= 3 and word not in lexicon.STOPWORDS:
                 flags |= SHORT
