@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -229,3 +230,46 @@ async def test_refreshed_and_stored_tokens_are_masked_too(tmp_path: Path) -> Non
         nursery.cancel_scope.cancel()
     assert server.issued  # the daemon really refreshed
     assert _leaks(tmp_path, state, [*stored.values(), *server.issued]) == []
+
+
+async def test_under_journald_every_line_carries_its_priority(tmp_path: Path) -> None:
+    """With JOURNAL_STREAM naming its stderr, the daemon's lines start with <N> (JSON after)."""
+    err_path = tmp_path / "journal.err"
+    err_path.touch()
+    st = err_path.stat()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "SDL_VIDEODRIVER": "dummy",
+        "LLM_BACKEND": "builtin",
+        "LOG_FORMAT": "json",
+        "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",
+    }
+    argv = [str(BIN / "drawstreamd"), "--headless", "--state-dir", str(tmp_path / "state")]
+    with err_path.open("ab") as err, (tmp_path / "journal.out").open("wb") as out:
+        process = await trio.lowlevel.open_process(
+            argv, env=env, cwd=tmp_path, stdout=out, stderr=err
+        )
+    try:
+        with trio.fail_after(30):
+            while "drawstreamd running" not in err_path.read_text(encoding="utf-8"):
+                await trio.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            assert await process.wait() == 0
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+    lines = err_path.read_text(encoding="utf-8").splitlines()
+    assert lines
+    levels = {"debug": "7", "info": "6", "warning": "4", "error": "3", "critical": "2"}
+    for line in lines:
+        match = re.fullmatch(r"<(\d)>(\{.*\})", line)
+        assert match, line
+        record = json.loads(match[2])
+        assert levels[record["level"]] == match[1]
+        assert "time" not in record  # journald stamps the entry itself
+    assert any(json.loads(line[3:])["event"] == "stopped" for line in lines)
