@@ -232,3 +232,27 @@ def test_a_hostile_plan_is_cut_at_the_drawing_budget_not_hung() -> None:
 def test_a_realistic_plan_stays_far_from_the_budget() -> None:
     for entry in builtin.LIBRARY.values():
         assert Timeline.of(entry.plan).errors == []
+
+
+def test_centred_text_wraps_to_fit_around_its_centre_by_default() -> None:
+    tl = Timeline(width=96, height=96, seed=0, bg=None, default_ms=600)
+    tl.append(
+        dsl.parse_step(
+            {
+                "op": "text",
+                "x": 48,
+                "y": 10,
+                "t": "ОДИН ДВА ТРИ ЧЕТЫРЕ ПЯТЬ",
+                "c": "black",
+                "al": "center",
+            }
+        )
+    )
+    tl.close()
+    writes = tl.finish()
+    xs = [x for x, _, _ in writes]
+    ys = {y for _, y, _ in writes}
+    assert min(xs) >= 0
+    assert max(xs) <= 95
+    assert abs((min(xs) + max(xs)) / 2 - 48) <= 3
+    assert max(ys) - min(ys) > 9  # more than one line

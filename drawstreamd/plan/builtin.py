@@ -107,7 +107,8 @@ def _card(text: str, *, bg: str, frame: str, ink: str, seed: int) -> Plan:
     text = " ".join(text.split()) or "?"
     if len(text) > LIMITS.TEXT_CHARS:
         text = text[: LIMITS.TEXT_CHARS - 3].rstrip() + "..."
-    scale = 2 if _fits(text, 2) else 1
+    words_fit = all(sum(_advance(ch) for ch in w) <= _CARD_W // 2 + 1 for w in text.split())
+    scale = 2 if words_fit and _fits(text, 2) else 1
     while not _fits(text, scale):
         text = text.removesuffix("...")
         text = (text.rsplit(" ", 1)[0] if " " in text else text[:-4]).rstrip() + "..."
@@ -140,7 +141,7 @@ def too_small_card() -> Plan:
     return _card("You are too small", bg="dark_purple", frame="pink", ink="white", seed=12)
 
 
-def error_card(reason: str = "Something went wrong") -> Plan:
+def error_card(reason: str = "Oops! Drawing failed") -> Plan:
     """The card shown when planning or drawing failed."""
     return _card(reason, bg="dark_grey", frame="red", ink="white", seed=13)
 

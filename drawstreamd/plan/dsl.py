@@ -212,7 +212,8 @@ class Fill(msgspec.Struct, tag="fill", tag_field="op", omit_defaults=True):
 class Text(msgspec.Struct, tag="text", tag_field="op", omit_defaults=True):
     """Text in the built-in pixel font (Latin, Cyrillic, digits; letters drawn as capitals).
 
-    ``s`` scales the 7-px-high font; ``w`` wraps at that width (default: to the canvas edge);
+    ``s`` scales the 7-px-high font; ``w`` wraps at that width (default: as wide as fits on
+    the canvas from x, or around x when centred);
     ``al``: ``left`` (x, y is the top-left), ``center`` (x is each line's centre), ``middle``
     (the whole block is centred on x, y).
     """
@@ -440,8 +441,8 @@ def _inline(node: Any, defs: dict[str, Any], key: str = "") -> Any:
             return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
         out: dict[str, Any] = {}
         for k, v in node.items():
-            if k in ("title", "discriminator", "$defs"):
-                continue
+            if k in ("title", "discriminator", "$defs", "maxItems", "maxLength"):
+                continue  # (maxItems/maxLength unroll into huge grammars; validation caps them)
             if k == "properties":
                 props = {}
                 for pk, pv in v.items():
@@ -468,7 +469,8 @@ def json_schema() -> dict[str, Any]:
     Plain objects, arrays, enums and ``anyOf`` only (no ``$ref``), all plan keys required in
     the order v, seed, bg, steps: llama.cpp's schema-to-grammar converter (and so Ollama's
     ``format``) writes required keys first in the listed order, so a streamed plan ends with
-    its steps and each step starts with ``op``.
+    its steps and each step starts with ``op``. Length caps (``maxItems``/``maxLength``) are
+    left to :func:`validate`: the converter unrolls them into grammars hundreds of rules deep.
     """
     raw = msgspec.json.schema(Plan)
     defs = raw.get("$defs", {})
@@ -478,6 +480,5 @@ def json_schema() -> dict[str, Any]:
     props["v"] = {"type": "integer", "enum": [VERSION]}
     props["seed"] = {"type": "integer", "minimum": 0, "maximum": LIMITS.SEED}
     props["steps"]["minItems"] = 1
-    props["steps"]["maxItems"] = LIMITS.STEPS
     schema["title"] = "drawstreamd Canvas-DSL plan v1"
     return schema

@@ -274,7 +274,12 @@ def _polygon(s: Polygon, win: Win, budget: Budget) -> Pixels_:
 
 def _text(s: Text, win: Win, canvas_w: int) -> list[int]:
     scale = s.s
-    wrap = s.w if s.w is not None else max(canvas_w - s.x, 8 * scale)
+    if s.w is not None:
+        wrap = s.w
+    elif s.al == "left":
+        wrap = max(canvas_w - s.x, 8 * scale)
+    else:  # centred on x: as wide as fits on both sides
+        wrap = max(2 * min(s.x, canvas_w - s.x), 8 * scale)
     lines = font.wrap(s.t, wrap, scale)
     line_h = font.LINE_HEIGHT * scale
     top = s.y
