@@ -126,7 +126,7 @@ def normalize_color(value: str) -> str:
 # Every step struct lists its fields explicitly so the JSON property order is: op, geometry,
 # colour, then the optional animation fields -- what a streaming model should write first.
 class Rect(msgspec.Struct, tag="rect", tag_field="op", omit_defaults=True):
-    """Axis-aligned rectangle; ``f`` false draws the 1-px outline only."""
+    """Rectangle: top-left (x, y), size w x h; filled unless ``f`` is false (1-px outline)."""
 
     x: Coord
     y: Coord
@@ -140,7 +140,7 @@ class Rect(msgspec.Struct, tag="rect", tag_field="op", omit_defaults=True):
 
 
 class Circle(msgspec.Struct, tag="circle", tag_field="op", omit_defaults=True):
-    """Circle with centre (x, y) and radius r."""
+    """Circle: centre (x, y), radius r; filled unless ``f`` is false."""
 
     x: Coord
     y: Coord
@@ -153,7 +153,7 @@ class Circle(msgspec.Struct, tag="circle", tag_field="op", omit_defaults=True):
 
 
 class Ellipse(msgspec.Struct, tag="ellipse", tag_field="op", omit_defaults=True):
-    """Axis-aligned ellipse with centre (x, y) and radii rx, ry."""
+    """Ellipse: centre (x, y), radii rx (across) and ry (down); filled unless ``f`` is false."""
 
     x: Coord
     y: Coord
@@ -167,7 +167,7 @@ class Ellipse(msgspec.Struct, tag="ellipse", tag_field="op", omit_defaults=True)
 
 
 class Line(msgspec.Struct, tag="line", tag_field="op", omit_defaults=True):
-    """Polyline through the points ``p`` (one point: a dot), ``w`` pixels wide."""
+    """Line through the points ``p`` (a list of [x,y]; one point: a dot), ``w`` pixels wide."""
 
     p: Points
     c: Color
@@ -178,7 +178,7 @@ class Line(msgspec.Struct, tag="line", tag_field="op", omit_defaults=True):
 
 
 class Polygon(msgspec.Struct, tag="polygon", tag_field="op", omit_defaults=True):
-    """Closed polygon through ``p`` (at least 3 points); ``f`` false: outline only."""
+    """Closed polygon through the points ``p`` (3 or more [x,y]); filled unless ``f`` is false."""
 
     p: Annotated[list[Point], Meta(min_length=3, max_length=LIMITS.POINTS)]
     c: Color
@@ -189,7 +189,7 @@ class Polygon(msgspec.Struct, tag="polygon", tag_field="op", omit_defaults=True)
 
 
 class Pixels(msgspec.Struct, tag="pixels", tag_field="op", omit_defaults=True):
-    """Single pixels at ``p``, one colour."""
+    """Single pixels at the points ``p`` (a list of [x,y]), all in colour ``c``."""
 
     p: Points
     c: Color
@@ -199,7 +199,7 @@ class Pixels(msgspec.Struct, tag="pixels", tag_field="op", omit_defaults=True):
 
 
 class Fill(msgspec.Struct, tag="fill", tag_field="op", omit_defaults=True):
-    """Flood fill (4-connected, exact colour) from (x, y) on the picture drawn so far."""
+    """Flood fill from (x, y): repaints the same-coloured area drawn so far around that point."""
 
     x: Coord
     y: Coord
@@ -234,12 +234,12 @@ Shape = Rect | Circle | Ellipse | Line | Polygon | Pixels | Fill | Text
 
 
 class Group(msgspec.Struct, tag="group", tag_field="op", omit_defaults=True):
-    """Shapes drawn as one step, optionally mirrored: ``m`` ``x`` (left-right), ``y``, ``xy``.
+    """Shapes ``s`` (a list of steps, not groups) drawn as one step, optionally mirrored.
 
-    The mirror axes default to the canvas centre column/row (48 on a 96-px canvas: x -> 96-x,
-    so a shape centred on x=48 stays put); ``ax``/``ay`` move them (``ax`` 30.5 mirrors
-    column 30 onto 31). The children's own ``a``/``ms``/``d`` are ignored: the
-    group animates as a whole (with ``stroke`` both halves are drawn at the same time).
+    ``m``: ``x`` (left-right), ``y`` (top-bottom) or ``xy``. The axes default to the canvas
+    centre (48 on a 96-px canvas: x -> 96-x), so draw the left half and centre middle shapes
+    on x=48; ``ax``/``ay`` move the axes. The group animates as a whole (its children's
+    ``a``/``ms``/``d`` are ignored); with ``stroke`` both halves are drawn at the same time.
     """
 
     s: Annotated[list[Shape], Meta(min_length=1, max_length=LIMITS.GROUP_CHILDREN)]
