@@ -90,8 +90,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", help="an already running OpenAI-compatible server")
     parser.add_argument("--model", default=MODEL_ALIAS)
-    parser.add_argument("--runs", type=int, default=3, help="rounds over the 4 requests")
-    parser.add_argument("--max-tokens", type=int, default=768)
+    parser.add_argument("--runs", type=int, default=2, help="rounds over the 4 requests")
+    parser.add_argument("--max-tokens", type=int, default=1024)
+    parser.add_argument(
+        "--max-steps", type=int, default=8, help="LLM_MAX_STEPS (the grammar ends the plan there)"
+    )
     args = parser.parse_args()
 
     proc = None
@@ -105,6 +108,7 @@ def main() -> int:
             LLM_ENDPOINT=endpoint,
             LLM_MODEL_ID=args.model,
             LLM_MAX_TOKENS=args.max_tokens,
+            LLM_MAX_STEPS=args.max_steps,
             LLM_TEMPERATURE=0.2,
             LLM_ATTEMPTS=1,
             LLM_TIMEOUT_SEC=300,
@@ -114,7 +118,10 @@ def main() -> int:
         if proc is not None:
             stop(proc)
 
-    print(f"endpoint {endpoint} model {args.model} max_tokens {args.max_tokens}")
+    print(
+        f"endpoint {endpoint} model {args.model} "
+        f"max_tokens {args.max_tokens} max_steps {args.max_steps}"
+    )
     print(f"requests {args.runs * len(MESSAGES)}, complete plans {len(fulls)}")
     for line in failures:
         print(f"  failed: {line}")
