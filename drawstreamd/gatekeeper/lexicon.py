@@ -387,6 +387,9 @@ RUN_STEMS: tuple[tuple[str, str], ...] = (
     ("boob", BREASTS),
 )
 
+# Rules not trusted when a Russian word was typed in Latin look-alikes ('cc' is not 'сс').
+NOT_FROM_LATIN = frozenset({SS})
+
 # Numbers that are hate codes by themselves.
 HATE_NUMBERS = frozenset({"1488", "14888", "8814"})
 

@@ -281,6 +281,32 @@ class _Reader:
 
 _CYR_READER = _Reader(_TO_CYR)
 _LAT_READER = _Reader(_TO_LAT)
+# Latin letters that look like Cyrillic ones (upper or lower case), nothing phonetic.
+_TWINS: dict[str, tuple[str, ...]] = {
+    "a": ("а",),
+    "b": ("в", "ь"),
+    "c": ("с",),
+    "e": ("е",),
+    "h": ("н", "х"),
+    "k": ("к",),
+    "m": ("м",),
+    "n": ("п", "н"),
+    "o": ("о",),
+    "p": ("р",),
+    "r": ("г",),
+    "t": ("т",),
+    "u": ("и", "у"),
+    "w": ("ш",),
+    "x": ("х",),
+    "y": ("у",),
+}
+TWINS_RE = re.compile("[" + "".join(_TWINS) + "]+")
+_TWIN_READER = _Reader(_TWINS)
+
+
+def twin_variants(word: str) -> list[str]:
+    """Readings of an all-look-alike Latin word as Cyrillic ('NEHUC' → 'пенис')."""
+    return _TWIN_READER(word)
 
 
 def cyrillic_variants(word: str) -> list[str]:

@@ -18,6 +18,7 @@ from drawstreamd.gatekeeper.normalize import (
     LATIN_LOOKING_RE,
     TO_CYR_TABLE,
     TO_LAT_TABLE,
+    TWINS_RE,
     WILDCARD,
     chunk_parts,
     collapse,
@@ -27,6 +28,7 @@ from drawstreamd.gatekeeper.normalize import (
     main_form,
     script_counts,
     translit_skeletons,
+    twin_variants,
 )
 
 if TYPE_CHECKING:
@@ -133,7 +135,7 @@ class Rules:
         cyr, lat = script_counts(piece)
         leet = _LEET_RE.search(piece) is not None
         squeeze = _DOUBLE_RE.search(piece) is not None
-        if cyr or (lat and cyr_context) or (leet and not lat):
+        if cyr or (leet and not lat):
             odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
             forms = cyrillic_variants(piece) if odd else [piece]
             if "ь" in piece[1:-1] or "ъ" in piece:
@@ -146,11 +148,8 @@ class Rules:
             found = self._lookup_forms(_EN, forms, squeeze, piece)
             if found is not None:
                 return found
-        if lat and not cyr_context and not cyr and (leet or "x" in piece):
-            # Russian typed with Latin look-alikes in a Latin message ('xyu', 'n1zda'); plain
-            # English words are not read this way ('fan' would turn into 'фап').
-            forms = cyrillic_variants(piece) if leet else [piece.translate(TO_CYR_TABLE)]
-            found = self._lookup_forms(_RU, forms, squeeze, piece)
+        if lat and not cyr:
+            found = self._latin_as_russian(piece, cyr_context, leet, squeeze)
             if found is not None:
                 return found
         if lat and not _EN[0].allowed(piece):
@@ -159,6 +158,26 @@ class Rules:
             if found is not None:
                 return found
         return None
+
+    def _latin_as_russian(
+        self, piece: str, cyr_context: bool, leet: bool, squeeze: bool
+    ) -> Entry | None:
+        """A Russian word typed in Latin letters that look Cyrillic ('xyu', 'NEHUC', 'n1zda').
+
+        Only words made entirely of look-alike letters are read this way, so names and English
+        words in a Russian message stay what they are ('pony', 'Jonathan', 'css'); in an
+        English message, only with an x or a leet digit ('fan' would turn into 'фап').
+        """
+        if leet:
+            forms = cyrillic_variants(piece)
+        elif TWINS_RE.fullmatch(piece) and (cyr_context or "x" in piece):
+            forms = twin_variants(piece)
+        else:
+            return None
+        found = self._lookup_forms(_RU, forms, squeeze, piece)
+        if found is not None and found.rule in lexicon.NOT_FROM_LATIN:
+            return None
+        return found
 
     def _lookup(self, indexes: tuple[Index, Index, Index | None], form: str) -> Entry | None:
         if self.has_config:

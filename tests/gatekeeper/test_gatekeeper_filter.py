@@ -216,3 +216,22 @@ def test_neighbours_decide_ambiguous_words(gate: Gatekeeper, message: str, block
 def test_right_to_left_override_is_read_as_shown(gate: Gatekeeper) -> None:
     assert gate.check("нарисуй \u202eйух") == Verdict(True, "sexual:genitals")
     assert gate.check("нарисуй \u202eток").nsfw is False
+
+
+@pytest.mark.parametrize(
+    ("message", "blocked"),
+    [
+        ("нарисуй my little pony", False),
+        ("нарисуй Jonathan Joestar", False),
+        ("нарисуй логотип css", False),
+        ("нарисуй fan art", False),
+        ("нарисуй NEHUC", True),  # every letter a Latin twin of a Cyrillic one
+        ("нарисуй XYU", True),
+        ("draw xyu", True),
+        ("draw a fan", False),
+    ],
+)
+def test_latin_look_alikes_in_russian_messages(
+    gate: Gatekeeper, message: str, blocked: bool
+) -> None:
+    assert gate.check(message).nsfw is blocked
