@@ -116,6 +116,7 @@ def _env(tmp_path: Path, base: str, ws: str) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_RUNTIME_DIR": str(runtime),
         "SDL_VIDEODRIVER": "dummy",
+        "API_PORT": "0",  # never the default port another daemon may hold
         "LOG_LEVEL": "DEBUG",
         "LLM_BACKEND": "openai",
         "LLM_ENDPOINT": f"{base}/v1",
@@ -243,6 +244,7 @@ async def test_under_journald_every_line_carries_its_priority(tmp_path: Path) ->
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_RUNTIME_DIR": str(tmp_path),
         "SDL_VIDEODRIVER": "dummy",
+        "API_PORT": "0",  # never the default port another daemon may hold
         "LLM_BACKEND": "builtin",
         "LOG_FORMAT": "json",
         "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",

@@ -113,6 +113,7 @@ async def start(
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_RUNTIME_DIR": str(runtime),
         "SDL_VIDEODRIVER": "dummy",
+        "API_PORT": "0",  # never the default port another daemon may hold
         "LLM_BACKEND": "builtin",
         "DEFAULT_STEP_DURATION_MS": "40",
         "NOTIFY_SOCKET": manager.env_value,
