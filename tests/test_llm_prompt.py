@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 from hypothesis import given
@@ -109,3 +110,26 @@ def test_the_request_asks_for_a_stream_constrained_by_the_schema() -> None:
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] is schema
     assert body["response_format"]["json_schema"]["strict"] is True
+
+
+def _walk(node: object) -> list[dict[str, object]]:
+    if isinstance(node, list):
+        return [d for v in node for d in _walk(v)]
+    if isinstance(node, dict):
+        return [node, *[d for v in node.values() for d in _walk(v)]]
+    return []
+
+
+def test_the_schema_sent_to_the_model_is_the_dsl_schema_in_llama_cpps_subset() -> None:
+    schema = dsl.json_schema()
+    before = copy.deepcopy(schema)
+    tuples = [d for d in _walk(schema) if d.get("items") is False]
+    assert tuples, "the DSL's point pairs are tuples (prefixItems + items: false)"
+    sent = prompt.llm_schema(schema, max_steps=12)
+    assert not [d for d in _walk(sent) if d.get("items") is False]
+    # nothing else changed: the pairs still hold exactly two integers
+    pairs = [d for d in _walk(sent) if "prefixItems" in d]
+    assert pairs
+    assert all(d["minItems"] == d["maxItems"] == len(d["prefixItems"]) == 2 for d in pairs)  # type: ignore[arg-type]
+    assert sent["properties"]["steps"]["maxItems"] == 12
+    assert schema == before, "the DSL's own schema is left alone"

@@ -128,8 +128,8 @@ def build_messages(
 def portable_schema(node: Any) -> Any:
     """The same schema in the subset every server's schema-to-grammar converter reads.
 
-    llama.cpp (and so Ollama) rejects ``"items": false`` after ``prefixItems``; where
-    ``maxItems`` already equals the tuple's length it says nothing more, so it is dropped.
+    llama.cpp (and so Ollama) rejects ``"items": false`` after ``prefixItems``; it only says
+    that the tuple has no more elements, which ``maxItems`` says in a form every converter reads.
     """
     if isinstance(node, list):
         return [portable_schema(v) for v in node]
@@ -137,9 +137,9 @@ def portable_schema(node: Any) -> Any:
         return node
     out = {k: portable_schema(v) for k, v in node.items()}
     prefix = out.get("prefixItems")
-    tuple_only = isinstance(prefix, list) and out.get("maxItems") == len(prefix)
-    if out.get("items") is False and tuple_only:
+    if out.get("items") is False and isinstance(prefix, list):
         del out["items"]
+        out["maxItems"] = min(out.get("maxItems", len(prefix)), len(prefix))
     return out
 
 
