@@ -82,7 +82,8 @@ BLOCK: dict[str, str] = {
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
-        smut smutty obscene r18 неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
+        smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
+        milf milfs милф* oppai paizuri cameltoe* camel-toe неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин* шльондр* повія повію повії
