@@ -83,7 +83,8 @@ BLOCK: dict[str, str] = {
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
-        milf milfs милф* oppai paizuri cameltoe* camel-toe неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
+        milf milfs милф* oppai paizuri cameltoe*
+        неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин* шльондр* повія повію повії
