@@ -130,6 +130,15 @@ def test_every_config_key_is_documented_with_its_default(key: str) -> None:
         assert f"\n.Ql {expected}\n" in f"\n{body}\n", f"{key}: default {expected} not shown"
 
 
+@pytest.mark.parametrize("key", sorted(Settings.model_fields))
+def test_every_bounded_config_key_shows_its_limit(key: str) -> None:
+    body = _items(_page("drawstreamd.conf.5"))[key]
+    for rule in Settings.model_fields[key].metadata:
+        limit = getattr(rule, "le", None)
+        if limit is not None:
+            assert re.search(rf"\b{limit:g}\b", body), f"{key}: upper limit {limit:g} not shown"
+
+
 def test_every_live_key_is_marked_live() -> None:
     from drawstreamd.daemon import LIVE_KEYS
 
