@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import msgspec
+import trio
 
 from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
 from drawstreamd.model import Donation, QueueItem, donor_name
@@ -38,6 +39,7 @@ MAX_NAME = 64
 MAX_AMOUNT = 1e9
 HISTORY_DEFAULT = 20
 HISTORY_MAX = 500
+CONCURRENT = 4
 
 
 class CommandError(ProtocolError):
@@ -216,6 +218,10 @@ class Commands:
         self.worker = worker
         self.events = events
         self.started_at = time.monotonic()
+        self.gate = trio.CapacityLimiter(CONCURRENT)
+        """Both servers run at most CONCURRENT requests at once: Trio runs every ready task
+        before it looks at the clock again, so 200 requests that arrive together would
+        otherwise delay the renderer's next frame by all of their work at once."""
 
     # -- reading ---------------------------------------------------------------------------
     async def ping(self) -> PingReply:

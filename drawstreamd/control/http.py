@@ -454,7 +454,7 @@ async def serve_http(
         stopping.set()
 
     app = create_app(settings, commands, events, token=token, stopping=stopping)
-    shed = ShedLoad(app, limiter)
+    shed = ShedLoad(app, limiter, gate=commands.gate)
     config = HypercornConfig()
     config.bind = [_bind(settings.API_HOST, settings.API_PORT)]
     config.graceful_timeout = 2.0

@@ -93,8 +93,10 @@ class ShedLoad:
         tarpit_sec: float = TARPIT_SEC,
         exempt: Callable[[Scope], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gate: trio.CapacityLimiter | None = None,
     ) -> None:
         self.app = app
+        self.gate = gate
         self.limiter = limiter if limiter is not None else RateLimiter()
         self.max_inflight = max_inflight
         self.tarpit_sec = tarpit_sec
@@ -142,7 +144,11 @@ class ShedLoad:
             await send(message)
 
         try:
-            await self.app(scope, receive_and_note, send_and_release)
+            if self.gate is None or kind == "websocket":
+                await self.app(scope, receive_and_note, send_and_release)
+            else:
+                async with self.gate:
+                    await self.app(scope, receive_and_note, send_and_release)
         finally:
             if not released:
                 self.inflight -= 1

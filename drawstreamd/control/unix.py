@@ -131,7 +131,7 @@ async def serve_unix(
         os.umask(old_umask)
     os.chmod(path, 0o600)
     inode = _inode(path)
-    sock.listen(128)
+    sock.listen(1024)
     listener = trio.SocketListener(sock)
     table = commands.table()
     active = 0
@@ -154,7 +154,8 @@ async def serve_unix(
                 async def run(stream: trio.SocketStream = stream) -> None:
                     nonlocal active
                     try:
-                        await _Connection(stream, table, events, idle_timeout).serve()
+                        conn = _Connection(stream, table, events, idle_timeout, commands.gate)
+                        await conn.serve()
                     finally:
                         active -= 1
 
@@ -179,8 +180,10 @@ class _Connection:
         table: dict[str, CommandSpec],
         events: EventBus,
         idle_timeout: float,
+        gate: trio.CapacityLimiter,
     ) -> None:
         self.stream = stream
+        self.gate = gate
         self.table = table
         self.events = events
         self.idle_timeout = idle_timeout
@@ -277,14 +280,17 @@ class _Connection:
             raise ProtocolError(ErrorCode.UNKNOWN, f'unknown command "{name}"', name)
         if not spec.min_args <= len(args) <= spec.max_args:
             raise ProtocolError(ErrorCode.ARG, f"wrong number of arguments; usage: {spec.usage}")
-        try:
-            reply = await spec.run(args)
-        except ProtocolError:
-            raise
-        except Exception as exc:
-            log.exception("control command %s failed", name)
-            raise ProtocolError(ErrorCode.SYSTEM, f"internal error: {type(exc).__name__}") from None
-        return format_pairs(msgspec.to_builtins(reply))
+        async with self.gate:
+            try:
+                reply = await spec.run(args)
+            except ProtocolError:
+                raise
+            except Exception as exc:
+                log.exception("control command %s failed", name)
+                raise ProtocolError(
+                    ErrorCode.SYSTEM, f"internal error: {type(exc).__name__}"
+                ) from None
+            return format_pairs(msgspec.to_builtins(reply))
 
     async def _command_list(self, *, ok_each: bool) -> None:
         batch: list[list[str]] = []
