@@ -46,7 +46,6 @@ _LEET_RE = re.compile(r"[0-9@$!]")
 _DOUBLE_RE = re.compile(r"(.)\1")
 _TRIPLE_RE = re.compile(r"(.)\1\1+")
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
-_MISSING = object()
 _NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
 
 # Chunk flags: what the message-level passes have to look at.
@@ -94,7 +93,6 @@ class Rules:
         self.has_allow = bool(self.allow.allow_exact or self.allow.allow_prefix)
         self._words: dict[tuple[str, bool], Entry | None] = {}
         self._chunks: tuple[dict[str, Chunk], dict[str, Chunk]] = ({}, {})
-        self._quick: dict[str, object] = {}
 
     def _add_phrase(self, words: list[str], rule: str) -> None:
         if words[0].endswith("*"):
@@ -262,16 +260,8 @@ class Rules:
         return Chunk(words, tuple(pieces), hits, whole, flags)
 
     def quick(self, chunk: str) -> str | None:
-        """Rule of a chunk read only the usual way (for the far end of very long messages)."""
-        found = self._quick.get(chunk, _MISSING)
-        if found is _MISSING:
-            found = self._quick_rule(chunk)
-            if len(self._quick) >= _CACHE_LIMIT:
-                self._quick.clear()
-            self._quick[chunk] = found
-        return found if isinstance(found, str) else None
-
-    def _quick_rule(self, chunk: str) -> str | None:
+        """Rule of a chunk read only the usual way (for the far end of very long messages;
+        the caller passes each distinct chunk once, so nothing is cached here)."""
         word = chunk if chunk.isalpha() else chunk.translate(_DROP_SEPARATORS)
         if len(word) < 2 or (self.has_allow and self.allow.allowed(main_form(word))):
             return None
@@ -282,7 +272,7 @@ class Rules:
         else:
             as_cyr, as_lat = word.translate(TO_CYR_TABLE), word.translate(TO_LAT_TABLE)
         for indexes, form in ((_RU, as_cyr), (_EN, as_lat)):
-            if not form:
+            if not form or (form[:2] not in _HEADS and not self.has_config):
                 continue
             found = self._lookup(indexes, form)
             if found is None and _DOUBLE_RE.search(form):
@@ -315,6 +305,16 @@ _EN = (_BASE[1], _BASE[1].collapsed(min_word=5), _BASE[1])
 _SKELETON_PLAIN = _BASE[0].skeletons(lexicon.TRANSLIT_COLLISIONS)
 _SKELETON = (_SKELETON_PLAIN, _SKELETON_PLAIN.collapsed(min_word=5), None)
 _MASKED: dict[int, Index] = {}
+# First two letters of every word or stem that can match (verbal prefixes included), so the
+# quick reading can skip most words with one set lookup.
+_HEADS = frozenset(
+    key[:2] for index in (*_BASE, _RU[1], _EN[1]) for key in (*index.exact, *index.prefix)
+) | frozenset(
+    (head + stem)[:2]
+    for head in lexicon.VERB_PREFIXES
+    for stem, entry in _BASE[0].prefix.items()
+    if entry.verbal
+)
 
 
 def glued(word: str) -> Entry | None:
