@@ -159,6 +159,26 @@ def _check(raw: Any, times: list[int]) -> None:
         canvas[y * SIZE + x] = c
     flat = bytes(b for c in canvas for b in (c >> 16, (c >> 8) & 255, c & 255))
     assert flat == render_at(plan, None, width=SIZE, height=SIZE, default_ms=300)
+    _check_streamed(plan, times, flat)
+
+
+def _check_streamed(plan: dsl.Plan, times: list[int], finished: bytes) -> None:
+    """Steps arriving one by one between frames end in the same picture."""
+    tl = Timeline(width=SIZE, height=SIZE, seed=plan.seed, bg=plan.bg, default_ms=300)
+    canvas = [tl.background] * (SIZE * SIZE)
+    clock = sorted(times) + [0] * len(plan.steps)
+    now = 0
+    for i, step in enumerate(plan.steps):
+        tl.append(step)
+        now = max(now, clock[i])
+        for x, y, c in tl.advance(now):
+            canvas[y * SIZE + x] = c
+    tl.close()
+    for x, y, c in tl.advance(now + dsl.LIMITS.TOTAL_MS) + tl.finish():
+        canvas[y * SIZE + x] = c
+    assert tl.done(now + dsl.LIMITS.TOTAL_MS)
+    flat = bytes(b for c in canvas for b in (c >> 16, (c >> 8) & 255, c & 255))
+    assert flat == finished
 
 
 TIMES = st.lists(st.integers(0, 70_000), max_size=6)
