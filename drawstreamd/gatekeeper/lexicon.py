@@ -41,7 +41,7 @@ BLOCK: dict[str, str] = {
         penis* peepee* weewee* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
-        dildo* buttplug* fleshlight*
+        dildo* buttplug* fleshlight* дилдо фаллоимитатор* areola*
     """,
     BUTT: """
         жоп* жеп{а,у,ы,ой,е}
@@ -59,7 +59,8 @@ BLOCK: dict[str, str] = {
         голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн* голяка голяком
-        nudes noods nudity nudist* nudism topless bottomless undressed undressing unclothed
+        нюдс* нюдес* upskirt* nudes noods nudity nudist* nudism topless bottomless
+        undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
@@ -76,7 +77,7 @@ BLOCK: dict[str, str] = {
         seggs seggsy sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
-        horny humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
+        horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
         совокупл* интимн* оральн* doggystyle
     """,
     PORN: """
@@ -206,6 +207,11 @@ CONTEXT: tuple[Context, ...] = (
         after="chicken turkey duck",
         before="pocket plate stroke cancer feeding",
         near="chicken turkey duck armor armour medal",
+    ),
+    Context(
+        "фашист* fascist*",
+        NAZI,
+        only_before="флаг символ знак эмблем герб приветств салют крест flag symbol salute cross",
     ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),

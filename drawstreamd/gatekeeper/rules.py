@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 CONFIG_RULE = "config:block"
-# Longer pieces cannot be one word; they are read only as written (the whole-message
-# substring search still looks inside them).
+# Longer pieces cannot be one word; they are read only as written (the glued-stem search
+# still looks inside them).
 MAX_WORD = 48
 _CACHE_LIMIT = 50_000
 _LEET_TO_LAT = str.maketrans(
