@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from drawstreamd.plan import dsl
+from drawstreamd.plan import builtin, dsl
 from drawstreamd.render import png
 from drawstreamd.render.timeline import render_at
 
@@ -156,13 +156,31 @@ def test_animated_steps_change_between_start_middle_and_end(name: str) -> None:
     assert frames[2] == render_at(case_plan(name), None, width=SIZE, height=SIZE)
 
 
+def picture_plans() -> dict[str, dsl.Plan]:
+    """The finished library pictures and cards, frozen too (96x96)."""
+    plans = {f"library-{name}": entry.plan for name, entry in builtin.LIBRARY.items()}
+    plans["card-text"] = builtin.text_card("Нарисуй единорога, please!")
+    plans["card-too-small"] = builtin.too_small_card()
+    plans["card-error"] = builtin.error_card()
+    return plans
+
+
+@pytest.mark.parametrize("name", sorted(picture_plans()))
+def test_library_picture_matches_its_golden_image(name: str) -> None:
+    width, height, expected = png.decode((GOLDEN / f"{name}.png").read_bytes())
+    assert (width, height) == (96, 96)
+    assert render_at(picture_plans()[name], None) == expected
+
+
 def _regenerate() -> None:
     GOLDEN.mkdir(exist_ok=True)
     for name in CASES:
         for t in TIMES:
             rgb = render_at(case_plan(name), t, width=SIZE, height=SIZE)
             golden_path(name, t).write_bytes(png.encode(SIZE, SIZE, rgb))
-    print(f"wrote {len(CASES) * len(TIMES)} images to {GOLDEN}", file=sys.stderr)
+    for name, plan in picture_plans().items():
+        (GOLDEN / f"{name}.png").write_bytes(png.encode(96, 96, render_at(plan, None)))
+    print(f"wrote the golden images to {GOLDEN}", file=sys.stderr)
 
 
 if __name__ == "__main__":
