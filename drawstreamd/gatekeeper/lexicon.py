@@ -77,12 +77,15 @@ BLOCK: dict[str, str] = {
         seggs seggsy sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
+        rape rapes raped raping rapist rapists incest* инцест* зоофил* zoophil* bestiality
+        ejaculat* эякуляц* semen pedophil* paedophil*
         horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
         совокупл* интимн* оральн* doggystyle
     """,
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
-        erotic* porn* pron pr0n hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
+        erotic* porn* pron pr0n xvideos xhamster redtube brazzers chaturbate
+        hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
         milf milfs милф* oppai paizuri cameltoe*
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
