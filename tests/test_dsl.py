@@ -223,3 +223,16 @@ def test_schema_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert schema_main(["--compact"]) == 0
     assert msgspec.json.decode(capsys.readouterr().out) == SCHEMA
+
+
+def test_the_documented_example_is_a_valid_plan() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "canvas-dsl.md").read_text("utf-8")
+    example = re.search(r"```json\n(.*?)```", doc, re.S)
+    assert example is not None
+    plan, reasons = dsl.validate(example.group(1))
+    assert reasons == []
+    assert plan is not None
+    assert [type(s).__name__ for s in plan.steps] == ["Circle", "Group", "Group", "Text"]
