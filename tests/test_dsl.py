@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -226,9 +228,6 @@ def test_schema_cli_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_the_documented_example_is_a_valid_plan() -> None:
-    import re
-    from pathlib import Path
-
     doc = (Path(__file__).parent.parent / "docs" / "canvas-dsl.md").read_text("utf-8")
     example = re.search(r"```json\n(.*?)```", doc, re.S)
     assert example is not None
