@@ -285,7 +285,7 @@ def _fires(entry: Entry, words: list[str], first: int, end: int) -> bool:
     prev, nxt = _at(words, first - 1), _at(words, end)
     if entry.after and prev is not None and _neighbour_matches(prev, entry.after):
         return False
-    if entry.before and nxt is not None and _neighbour_matches(nxt, entry.before):
+    if entry.before and _neighbour_matches(nxt, entry.before):
         return False
     if entry.near and any(_neighbour_matches(w, entry.near) for w in words):
         return False

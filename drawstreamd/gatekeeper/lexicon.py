@@ -51,7 +51,6 @@ BLOCK: dict[str, str] = {
     """,
     BREASTS: """
         сиськ* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
-        сосок соски сосков сосками сосочк*
         boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
     """,
     NUDITY: """
@@ -85,7 +84,7 @@ BLOCK: dict[str, str] = {
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n xvideos xhamster redtube brazzers chaturbate
-        hentai* ecchi lewd nsfw rule34 r34 onlyfans xxx
+        hentai* ecchi lewd nsfw rule34 r34 onlyfans
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
         milf milfs милф* oppai paizuri cameltoe*
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
@@ -183,7 +182,7 @@ CONTEXT: tuple[Context, ...] = (
         "ass asses arse butt butts",
         BUTT,
         after="cigarette cig rifle gun kick bad smart wise dumb lazy",
-        only_before="<end> and with in on of naked nude cheek hole crack pic",
+        only_before="<end> and with in on naked nude cheek hole crack pic",
     ),
     Context(
         "гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым,ому} голі голу голих голим голий голої голою",
@@ -215,6 +214,12 @@ CONTEXT: tuple[Context, ...] = (
         "фашист* fascist*",
         NAZI,
         only_before="флаг символ знак эмблем герб приветств салют крест flag symbol salute cross",
+    ),
+    Context("xxx", PORN, before="<end>"),  # 'draw a cat for my gf xxx' sends kisses
+    Context(
+        "сосок соски сосков сосками сосочк*",
+        BREASTS,
+        near="младен ребен ребён малыш детск бутыл пустышк",
     ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
