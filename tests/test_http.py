@@ -300,3 +300,41 @@ async def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
             body = doc["components"]["schemas"]["DonateRequest"]
             assert body["required"] == ["message"]
             assert body["properties"]["message"]["maxLength"] == 500
+
+
+async def test_other_blueprints_are_served_beside_the_api(tmp_path: Path) -> None:
+    from quart import Blueprint
+
+    given: list[trio.Event] = []
+
+    def gallery(stopping: trio.Event) -> Blueprint:
+        given.append(stopping)
+        bp = Blueprint("gallery", __name__, url_prefix="/gallery")
+
+        async def index() -> str:
+            return "<h1>gallery</h1>"
+
+        bp.add_url_rule("/", view_func=index)
+        return bp
+
+    with trio.fail_after(20):
+        async with open_stack(tmp_path, API_PORT=free_port()) as st:
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                urls = await nursery.start(
+                    functools.partial(
+                        serve_http,
+                        st.settings,
+                        st.commands,
+                        st.events,
+                        shutdown_trigger=stop.wait,
+                        blueprints=[gallery],
+                    )
+                )
+                async with httpx.AsyncClient(base_url=urls[0]) as client:
+                    r = await client.get("/gallery/")
+                    assert (r.status_code, r.text) == (200, "<h1>gallery</h1>")
+                    assert (await client.get("/api/v1/health")).status_code == 200
+                assert not given[0].is_set()
+                stop.set()
+            assert given[0].is_set()  # its WebSockets were told to close

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +35,7 @@ from drawstreamd.control.ratelimit import RateLimiter, ShedLoad
 from drawstreamd.model import EVENT_KINDS, Event
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Sequence
 
     from drawstreamd.config import Settings
     from drawstreamd.events import EventBus
@@ -46,8 +47,9 @@ MAX_BODY = 16 * 1024
 MAX_WS_PER_CLIENT = 16
 TOKEN_FILE = "api_token"
 
-EXTRA_BLUEPRINTS: list[Blueprint] = []
-"""Blueprints other parts of drawstreamd add to the app (the overlay, the gallery)."""
+BlueprintFactory = Callable[[trio.Event], Blueprint]
+"""Builds a blueprint for the app (the overlay, the gallery), given the event that is set
+when the server starts to shut down (WebSockets close on it)."""
 
 STATUS_FOR: dict[ErrorCode, int] = {
     ErrorCode.NOT_LIST: 400,
@@ -306,14 +308,14 @@ def create_app(
     stopping: trio.Event | None = None,
     blueprints: Sequence[Blueprint] = (),
 ) -> QuartTrio:
-    """The Quart-Trio app: the API blueprint plus ``blueprints`` and :data:`EXTRA_BLUEPRINTS`."""
+    """The Quart-Trio app: the API blueprint, then ``blueprints`` (the overlay, the gallery)."""
     app = QuartTrio("drawstreamd")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["BODY_TIMEOUT"] = 10
     app.register_blueprint(
         api_blueprint(commands, events, token, trio.Event() if stopping is None else stopping)
     )
-    for bp in (*blueprints, *EXTRA_BLUEPRINTS):
+    for bp in blueprints:
         app.register_blueprint(bp)
 
     @app.errorhandler(ProtocolError)
@@ -436,10 +438,14 @@ async def serve_http(
     events: EventBus,
     *,
     shutdown_trigger: Callable[[], Awaitable[None]],
+    blueprints: Sequence[BlueprintFactory] = (),
     limiter: RateLimiter | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the HTTP API on ``API_HOST:API_PORT`` until ``shutdown_trigger`` returns.
+
+    ``blueprints`` add routes beside ``/api/v1`` (the overlay, the gallery): each factory is
+    called with the event set when shutdown starts, for its WebSockets to close (1001) on.
 
     ``task_status.started(urls)`` hands back the bound URLs (``["http://127.0.0.1:8765"]``)
     once listening. Raises :class:`HttpConfigError` (before binding) for a non-loopback
@@ -453,7 +459,8 @@ async def serve_http(
         await shutdown_trigger()
         stopping.set()
 
-    app = create_app(settings, commands, events, token=token, stopping=stopping)
+    extra = [make(stopping) for make in blueprints]
+    app = create_app(settings, commands, events, token=token, stopping=stopping, blueprints=extra)
     shed = ShedLoad(app, limiter, gate=commands.gate)
     config = HypercornConfig()
     config.bind = [_bind(settings.API_HOST, settings.API_PORT)]
