@@ -235,3 +235,19 @@ def test_the_documented_example_is_a_valid_plan() -> None:
     assert reasons == []
     assert plan is not None
     assert [type(s).__name__ for s in plan.steps] == ["Circle", "Group", "Group", "Text"]
+
+
+@pytest.mark.parametrize("depth", [50, 5000, 200_000])
+def test_absurdly_nested_json_is_refused_not_a_crash(depth: int) -> None:
+    raw = '{"v":1,"steps":[RECT,{"op":"rect","x":' + "[" * depth + "]" * depth + "}]}"
+    plan, reasons = dsl.validate(raw.replace("RECT", json.dumps(RECT)))
+    if plan is None:  # the JSON decoder itself gave up
+        assert reasons == ["invalid JSON: nested too deeply"]
+    else:
+        assert len(plan.steps) == 1
+        assert reasons == ["step 1: nested too deeply"]
+    nested: list[Any] = []
+    for _ in range(max(depth // 10, 20)):
+        nested = [nested]
+    with pytest.raises(dsl.StepError, match="nested too deeply"):
+        dsl.parse_step({"op": "line", "p": nested, "c": "red"})

@@ -297,16 +297,24 @@ class Plan(msgspec.Struct):
 _FLOAT_OK: Final = frozenset({"ax", "ay"})
 
 
-def _tidy(value: Any, key: str = "") -> Any:
+_MAX_DEPTH: Final = 8
+"""A valid step nests 5 deep (group, children, shape, points, point); deeper is garbage."""
+
+
+def _tidy(value: Any, key: str = "", depth: int = 0) -> Any:
     """Round stray floats to ints (models write 10.0 or 10.5) except where floats belong."""
+    if depth > _MAX_DEPTH:
+        raise StepError("nested too deeply")
     if isinstance(value, float) and key not in _FLOAT_OK and math.isfinite(value):
         if abs(value) < 1e9:
             return round(value)
         return value
     if isinstance(value, list):
-        return [_tidy(v, key) for v in value]
+        return [_tidy(v, key, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _tidy(v, k) if isinstance(k, str) else v for k, v in value.items()}
+        return {
+            k: _tidy(v, k, depth + 1) if isinstance(k, str) else v for k, v in value.items()
+        }
     return value
 
 
@@ -377,6 +385,8 @@ def validate(raw: bytes | str | object) -> tuple[Plan | None, list[str]]:
             obj = msgspec.json.decode(raw)
         except msgspec.DecodeError as exc:
             return None, [f"invalid JSON: {exc}"]
+        except RecursionError:
+            return None, ["invalid JSON: nested too deeply"]
     if isinstance(obj, list):
         obj = {"steps": obj}
     if not isinstance(obj, dict):
