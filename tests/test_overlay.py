@@ -1,0 +1,360 @@
+"""The overlay socket and the gallery page, served by Hypercorn on loopback from a real Scene.
+
+The browser side is in test_overlay_browser.py; here a trio-websocket client reads the same
+frames a browser would and rebuilds the canvas from them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import random
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import trio
+import trio_websocket
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
+from test_control_harness import free_port
+
+from drawstreamd import config
+from drawstreamd.control import overlay
+from drawstreamd.control.overlay import (
+    DELTA,
+    FULL,
+    KEEPALIVE_SEC,
+    PAGE_SIZE,
+    canvas_delta,
+    full_frame,
+    overlay_blueprint,
+)
+from drawstreamd.journal import Journal
+from drawstreamd.model import Donation, Status
+from drawstreamd.plan import builtin
+from drawstreamd.plan.base import PlanBuffer
+from drawstreamd.render import png
+from drawstreamd.render.scene import Scene, Upcoming
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    import pytest
+
+    from drawstreamd.config import Settings
+
+
+# -- the pure frame format ---------------------------------------------------------------------
+def apply(canvas: bytearray | None, frame: bytes) -> bytearray:
+    """What the page does with a binary frame (overlay.js), written again in Python."""
+    if frame[0] == FULL:
+        w, h = struct.unpack_from("<HH", frame, 1)
+        assert len(frame) == 5 + w * h * 3
+        return bytearray(frame[5:])
+    assert frame[0] == DELTA
+    assert canvas is not None
+    w = 96
+    p = 1
+    while p < len(frame):
+        y, x, n = struct.unpack_from("<HHH", frame, p)
+        p += 6
+        i = (y * w + x) * 3
+        canvas[i : i + n * 3] = frame[p : p + n * 3]
+        p += n * 3
+    return canvas
+
+
+def test_a_delta_rebuilds_the_new_canvas_exactly() -> None:
+    rng = random.Random(7)
+    old = bytes(rng.randrange(256) for _ in range(96 * 96 * 3))
+    for changes in (1, 2, 17, 300, 5000):
+        new = bytearray(old)
+        for _ in range(changes):
+            x, y = rng.randrange(96), rng.randrange(96)
+            i = (y * 96 + x) * 3
+            new[i : i + 3] = bytes(rng.randrange(256) for _ in range(3))
+        delta = canvas_delta(old, bytes(new), 96, 96)
+        assert delta is not None
+        assert apply(bytearray(old), delta) == new
+    assert canvas_delta(old, old, 96, 96) is None
+
+
+def test_a_small_change_is_a_small_message_and_a_repaint_is_never_bigger_than_a_frame() -> None:
+    old = bytes(96 * 96 * 3)
+    new = bytearray(old)
+    new[(40 * 96 + 10) * 3] = 255  # one pixel
+    delta = canvas_delta(old, bytes(new), 96, 96)
+    assert delta is not None
+    assert len(delta) == 1 + 6 + 3
+    everything = bytes([9]) * len(old)
+    assert canvas_delta(old, everything, 96, 96) == full_frame(everything, 96, 96)
+
+
+# -- a real server -------------------------------------------------------------------------------
+@dataclass
+class Served:
+    settings: Settings
+    scene: Scene
+    journal: Journal
+    url: str
+    stopping: trio.Event
+    nursery: trio.Nursery
+
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/overlay/ws"
+
+
+@contextlib.asynccontextmanager
+async def served(tmp_path: Path, **overrides: object) -> AsyncIterator[Served]:
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    settings = config.load(None, STATE_DIR=state, LOCALE="en", **overrides)
+    scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
+    journal = Journal.open(state / "journal.sqlite3")
+    stopping = trio.Event()
+    app = QuartTrio("overlay-test")
+    app.register_blueprint(
+        overlay_blueprint(settings, scene, journal, state / "gallery", stopping=stopping)
+    )
+    cfg = HypercornConfig()
+    port = free_port()
+    cfg.bind = [f"127.0.0.1:{port}"]
+    cfg.accesslog = None
+    cfg.graceful_timeout = 2.0
+    done = trio.Event()
+
+    async def trigger() -> None:
+        await done.wait()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                functools.partial(hypercorn_serve, app, cfg, mode="asgi", shutdown_trigger=trigger)
+            )
+            async with trio.open_nursery() as background:
+                yield Served(
+                    settings, scene, journal, f"http://127.0.0.1:{port}", stopping, background
+                )
+                background.cancel_scope.cancel()  # the renderer and readers the test started
+            stopping.set()
+            done.set()
+    finally:
+        journal.close()
+
+
+async def render_loop(scene: Scene, frame_rate: int) -> None:
+    """The renderer's part: tick the scene at FRAME_RATE, as Renderer(window=False) does."""
+    while True:
+        scene.tick(trio.current_time())
+        await trio.sleep(1 / frame_rate)
+
+
+def cat_buffer() -> PlanBuffer:
+    match = builtin.match("кот")
+    assert match is not None
+    buffer = PlanBuffer()
+    buffer.fill(match[1], "builtin")
+    return buffer
+
+
+class Client:
+    """Reads the overlay socket the way the page does, counting what arrives."""
+
+    def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
+        self.ws = ws
+        self.canvas: bytearray | None = None
+        self.huds: list[dict[str, object]] = []
+        self.hello: dict[str, object] | None = None
+        self.binary = 0
+        self.texts = 0
+        self.bytes = 0
+
+    async def read(self) -> None:
+        while True:
+            try:
+                msg = await self.ws.get_message()
+            except trio_websocket.ConnectionClosed:
+                return
+            self.bytes += len(msg)
+            if isinstance(msg, bytes):
+                self.binary += 1
+                self.canvas = apply(self.canvas, msg)
+            else:
+                self.texts += 1
+                data = json.loads(msg)
+                if data["t"] == "hello":
+                    self.hello = data
+                elif data["t"] == "hud":
+                    self.huds.append(data)
+
+
+async def test_the_socket_mirrors_the_scene_frame_by_frame(tmp_path: Path) -> None:
+    with trio.fail_after(40):
+        async with served(tmp_path, DEFAULT_STEP_DURATION_MS=40) as s:
+            s.nursery.start_soon(render_loop, s.scene, s.settings.FRAME_RATE)
+            async with trio_websocket.open_websocket_url(s.ws_url()) as ws:
+                c = Client(ws)
+                s.nursery.start_soon(c.read)
+                while c.canvas is None or not c.huds:
+                    await trio.sleep(0.01)
+                assert c.hello is not None
+                assert (c.hello["w"], c.hello["h"]) == (96, 96)
+                assert c.hello["labels"]["next"] == "Next up"  # type: ignore[index]
+                assert c.canvas == s.scene.canvas  # the whole idle canvas on connect
+                assert c.huds[-1]["phase"] == "idle"
+                s.scene.update_hud(
+                    queue_len=2,
+                    upcoming=(Upcoming("Kate", "a house", 10, "EUR", 95.0),),
+                )
+                began = trio.current_time()
+                s.scene.begin(
+                    cat_buffer(), donor="Маша", amount=300, currency="RUB", message="нарисуй кота"
+                )
+                await s.scene.wait_drawn()
+                elapsed = trio.current_time() - began
+                await trio.sleep(0.2)
+                assert c.canvas == s.scene.canvas
+                assert len(set(bytes(c.canvas[i : i + 3]) for i in range(0, len(c.canvas), 3))) > 3
+                # only when the canvas changed, at most FRAME_RATE a second
+                assert 10 < c.binary <= s.settings.FRAME_RATE * (elapsed + 0.5) + 2
+                hud = c.huds[-1]
+                assert hud["donor"] == "Маша"
+                assert hud["amount"] == "300 RUB"
+                assert hud["message"] == "нарисуй кота"
+                assert hud["queue"] == 2
+                assert hud["upcoming"] == [
+                    {"donor": "Kate", "amount": "10 EUR", "message": "a house", "eta": "~1:35"}
+                ]
+                # progress alone is throttled: far fewer HUD messages than frames
+                assert len(c.huds) < elapsed / 0.2 + 10
+                assert any(0 < h["progress"] < 1 for h in c.huds)  # type: ignore[operator]
+
+
+async def test_an_idle_socket_sends_nothing_but_a_rare_ping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overlay, "KEEPALIVE_SEC", 1.0)
+    with trio.fail_after(20):
+        async with served(tmp_path) as s:
+            s.nursery.start_soon(render_loop, s.scene, s.settings.FRAME_RATE)
+            async with trio_websocket.open_websocket_url(s.ws_url()) as ws:
+                c = Client(ws)
+                s.nursery.start_soon(c.read)
+                while c.canvas is None or not c.huds:
+                    await trio.sleep(0.01)
+                binary, huds, texts, size = c.binary, len(c.huds), c.texts, c.bytes
+                await trio.sleep(3.5)  # the renderer keeps ticking at 60 fps all along
+                assert (c.binary, len(c.huds)) == (binary, huds)
+                pings = c.texts - texts
+                assert 2 <= pings <= 4
+                assert c.bytes - size == pings * len('{"t":"ping"}')
+                assert KEEPALIVE_SEC >= 10  # the real interval is rare
+
+
+async def test_shutdown_closes_overlay_sockets_with_1001_at_once(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path) as s:
+            host, port = s.url.removeprefix("http://").rsplit(":", 1)
+            stream = await trio.open_tcp_stream(host, int(port))
+            async with stream, trio.open_nursery() as nursery:
+                # our own stream, closed by us: trio-websocket leaves a server-closed one to the GC
+                ws = await trio_websocket.wrap_client_stream(nursery, stream, host, "/overlay/ws")
+                assert json.loads(await ws.get_message())["t"] == "hello"
+                s.stopping.set()
+                with trio.fail_after(1):
+                    while not ws.closed:
+                        with contextlib.suppress(trio_websocket.ConnectionClosed):
+                            await ws.get_message()
+                assert ws.closed.code == 1001
+
+
+# -- pages -------------------------------------------------------------------------------------
+async def test_the_overlay_page_and_its_files_need_no_token(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
+            r = await http.get("/overlay", params={"layout": "720"})
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/html")
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            assert '<canvas id="canvas"' in r.text
+            for path in (
+                "/overlay/static/overlay.js",
+                "/overlay/static/overlay.css",
+                "/overlay/fonts/Inter-Bold.otf",
+                "/overlay/static/gallery.js",
+            ):
+                assert (await http.get(path)).status_code == 200, path
+            assert (await http.get("/overlay/fonts/..%2fOFL.txt")).status_code == 404
+            assert (await http.get("/overlay/static/../overlay.py")).status_code == 404
+
+
+async def add_drawings(s: Served, count: int) -> list[int]:
+    ids = []
+    gallery = s.settings.STATE_DIR / "gallery"
+    gallery.mkdir(exist_ok=True)
+    for n in range(count):
+        d = Donation(
+            source="test",
+            external_id=str(n),
+            donor=f"viewer{n}",
+            message=f"draw number {n} <script>alert(1)</script>",
+            amount=n + 1,
+            currency="USD",
+        )
+        item = await s.journal.record(d)
+        assert item is not None
+        ids.append(item.id)
+        await s.journal.set_status(item.id, Status.SHOWN)
+        (gallery / f"{item.id}.png").write_bytes(png.encode(2, 2, bytes([n % 256]) * 12))
+    return ids
+
+
+async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
+            ids = await add_drawings(s, PAGE_SIZE + 3)
+            blocked = await s.journal.record(
+                Donation(source="test", external_id="bad", donor="troll", message="нарисуй х*й")
+            )
+            assert blocked is not None
+            await s.journal.set_status(blocked.id, Status.SHOWN, rule="nsfw")
+            r = await http.get("/gallery")
+            assert r.status_code == 200
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            page = r.text
+            assert "<script>alert" not in page
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+            # newest first: the blocked one, then the drawings from the last down
+            order = [int(part.split('"')[0]) for part in page.split('id="item-')[1:]]
+            assert order == [blocked.id, *reversed(ids)][:PAGE_SIZE]
+            assert "troll" in page
+            assert "х*й" not in page  # a refused request is not repeated to viewers
+            assert 'rel="next" href="/gallery?page=2"' in page
+            assert f'src="/gallery/{ids[-1]}.png"' in page
+            assert f'class="replay" data-id="{ids[-1]}"' in page
+            r2 = await http.get("/gallery", params={"page": 2})
+            order2 = [int(part.split('"')[0]) for part in r2.text.split('id="item-')[1:]]
+            assert order2 == list(reversed(ids))[PAGE_SIZE - 1 :]
+            assert 'rel="prev"' in r2.text
+            assert 'rel="next"' not in r2.text
+            img = await http.get(f"/gallery/{ids[0]}.png")
+            assert img.headers["content-type"] == "image/png"
+            assert png.decode(img.content) == (2, 2, bytes([0]) * 12)
+            assert (await http.get(f"/gallery/{blocked.id}.png")).status_code == 404
+            for bad in ("0", "-1", "x", "10000000"):
+                assert (await http.get("/gallery", params={"page": bad})).status_code == 400
+            token = s.settings.STATE_DIR / "api_token"
+            assert not token.exists()  # reading the gallery needs no token and makes none
+
+
+async def test_an_empty_gallery_says_so(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
+            r = await http.get("/gallery")
+            assert r.status_code == 200
+            assert "No drawings yet." in r.text
