@@ -250,16 +250,30 @@ def _spelled_runs(rules: Rules, text: str) -> str | None:
 
 def _phrase(rules: Rules, words: list[str], index: int) -> str | None:
     for tail, rule in rules.phrases_at(words[index]):
-        if index + len(tail) >= len(words):
-            continue
-        if all(
-            words[index + 1 + k].startswith(part[:-1])
-            if part.endswith("*")
-            else words[index + 1 + k] == part
-            for k, part in enumerate(tail)
-        ):
+        if _tail_follows(tail, words, index + 1):
             return rule
     return None
+
+
+def _tail_follows(tail: tuple[str, ...], words: list[str], at: int) -> bool:
+    """The rest of a phrase from ``words[at]``; one filler word may sit between two of its
+    words ('without any clothes')."""
+    for part in tail:
+        if at < len(words) and _part_matches(part, words[at]):
+            at += 1
+        elif (
+            at + 1 < len(words)
+            and words[at] in lexicon.FILLERS
+            and _part_matches(part, words[at + 1])
+        ):
+            at += 2
+        else:
+            return False
+    return True
+
+
+def _part_matches(part: str, word: str) -> bool:
+    return word.startswith(part[:-1]) if part.endswith("*") else word == part
 
 
 def _at(words: list[str], index: int) -> str | None:

@@ -185,7 +185,7 @@ class Index:
 
     def skeletons(self, collisions: frozenset[str]) -> Index:
         """Cyrillic words by sound skeleton, to meet Latin transliteration ('siski')."""
-        out = Index(max_ending=3)
+        out = Index(max_ending=5)
         for key, entry in self.exact.items():
             sound = skeleton_of_cyrillic(key)
             if len(sound) >= 3 and sound not in collisions:

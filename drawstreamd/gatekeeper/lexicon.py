@@ -41,7 +41,7 @@ BLOCK: dict[str, str] = {
         penis* peepee* weewee* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
-        dildo* buttplug* fleshlight* дилдо фаллоимитатор* areola*
+        dildo* buttplug* fleshlight* dickbutt* vajina* дилдо фаллоимитатор* areola*
     """,
     BUTT: """
         жоп* жеп{а,у,ы,ой,е}
@@ -50,7 +50,7 @@ BLOCK: dict[str, str] = {
         buttock* butthole* arsehole*
     """,
     BREASTS: """
-        сиськ* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
+        сиськ* сись* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
         boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
     """,
     NUDITY: """
@@ -185,7 +185,7 @@ CONTEXT: tuple[Context, ...] = (
         only_before="<end> and with in on naked nude cheek hole crack pic",
     ),
     Context(
-        "гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым,ому} голі голу голих голим голий голої голою",
+        "гол{ый,ая,ое,ые,ого,ой,ую,ых,ыми,ым,ому} голі голих голим голий голої голою",
         NUDITY,
         before="""
             рук ладон ног пят ветк ветв дерев стен земл скал камн пол степ поле поля кост
@@ -220,6 +220,11 @@ CONTEXT: tuple[Context, ...] = (
         "сосок соски сосков сосками сосочк*",
         BREASTS,
         near="младен ребен ребён малыш детск бутыл пустышк",
+    ),
+    Context(
+        "гола голу",  # Ukrainian 'naked' only before a person: in Russian they are goals
+        NUDITY,
+        only_before="девушк девочк женщин жінк дівчин баб тян тёлк телк чоловік мужик парн",
     ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
@@ -442,6 +447,14 @@ VERB_PREFIXES = (
     "съ",
     "въ",
 )
+# Words a phrase may have in between its own ('without any clothes', 'без всякой одежды').
+FILLERS = frozenset(
+    {
+        *("any", "her", "his", "their", "my", "your", "all", "some", "the", "a", "of"),
+        *("всякой", "никакой", "своей", "своих", "её", "ее", "его", "их"),
+    }
+)
+
 # Short function words never glued to a neighbour when looking for split words.
 STOPWORDS = frozenset(
     [

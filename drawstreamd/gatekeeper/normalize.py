@@ -182,6 +182,7 @@ _TRANSLIT_DIGRAPHS = (
     ("w", "v"),
     ("q", "k"),
 )
+_TRANSLIT_DIGRAPHS_TS = tuple(d for d in _TRANSLIT_DIGRAPHS if d[0] != "ts")
 _DOUBLE = re.compile(r"(.)\1+")
 _MAX_VARIANTS = 8
 
@@ -327,10 +328,18 @@ def skeleton_of_cyrillic(word: str) -> str:
 def translit_skeletons(word: str) -> list[str]:
     """Sound skeletons of a Latin (or mixed) word read as Russian transliteration.
 
-    'huy', 'xuy', 'khui' and 'хuй' all give 'hui'; 'j' is read both as й and as ж.
+    'huy', 'xuy', 'khui' and 'хuй' all give 'hui'; 'j' is read both as й and as ж; 'ts' both
+    as ц ('natsist') and as т+с ('-istskiy').
     """
+    out = _skeletons(word, _TRANSLIT_DIGRAPHS)
+    if word.count("ts") > 1:
+        out.append(_skeletons(word.replace("ts", "c", 1), _TRANSLIT_DIGRAPHS_TS)[0])
+    return out
+
+
+def _skeletons(word: str, digraphs: tuple[tuple[str, str], ...]) -> list[str]:
     base = word.translate(_SKELETON)
-    for digraph, sound in _TRANSLIT_DIGRAPHS:
+    for digraph, sound in digraphs:
         if digraph in base:
             base = base.replace(digraph, sound)
     first = base.replace("ya", "ia").replace("yu", "iu").replace("y", "i")

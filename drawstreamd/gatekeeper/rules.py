@@ -45,6 +45,7 @@ _LEET_TO_LAT = str.maketrans(
 _LEET_RE = re.compile(r"[0-9@$!]")
 _DOUBLE_RE = re.compile(r"(.)\1")
 _TRIPLE_RE = re.compile(r"(.)\1\1+")
+_REPEATED_RE = re.compile(r"(.{2,}?)\1+")
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
 _NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
 
@@ -155,6 +156,9 @@ class Rules:
             found = self._lookup_forms(_SKELETON, sounds, False, sounds[0])
             if found is not None:
                 return found
+        repeated = _REPEATED_RE.fullmatch(piece) if len(piece) >= 6 else None
+        if repeated is not None:
+            return self.match_word(repeated.group(1), cyr_context)  # 'хуйхуйхуй'
         return None
 
     def _latin_as_russian(

@@ -10,6 +10,7 @@ from drawstreamd.gatekeeper.filter import Gatekeeper
 HERE = Path(__file__).parent
 TUNE = HERE / "corpus_tune.tsv"
 HOLDOUT = HERE / "corpus_holdout.tsv"
+HOLDOUT2 = HERE / "corpus_holdout2.tsv"
 
 
 def load(path: Path) -> list[tuple[bool, str]]:
@@ -69,7 +70,7 @@ if __name__ == "__main__":
     import sys
 
     gate = Gatekeeper()
-    for path in (TUNE, HOLDOUT) if "--all" in sys.argv else (TUNE,):
+    for path in (TUNE, HOLDOUT, HOLDOUT2) if "--all" in sys.argv else (TUNE,):
         s = score(gate, load(path))
         print(s.line(path.name))
         for m in s.missed:

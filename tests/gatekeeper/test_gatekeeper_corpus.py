@@ -1,36 +1,46 @@
-"""The labelled corpus: recall and false-block rate on the tuned and the held-out half."""
+"""The labelled corpus: recall and false-block rate on the tuned half and the held-out halves.
+
+corpus_tune.tsv is what the rules were tuned against; corpus_holdout.tsv and
+corpus_holdout2.tsv were written before the rule changes that followed them and are only scored.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from gatekeeper_corpus import HOLDOUT, TUNE, load, score
+from gatekeeper_corpus import HOLDOUT, HOLDOUT2, TUNE, load, score
 
 from drawstreamd.gatekeeper.filter import Gatekeeper
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def test_corpus_is_big_and_balanced() -> None:
-    rows = load(TUNE) + load(HOLDOUT)
+ALL = (TUNE, HOLDOUT, HOLDOUT2)
+
+
+def test_corpus_is_big_balanced_and_without_repeats() -> None:
+    rows = [row for path in ALL for row in load(path)]
     bad = sum(1 for label, _ in rows if label)
     assert len(rows) >= 300
     assert bad >= 100
     assert len(rows) - bad >= 100
     messages = [m for _, m in rows]
-    assert len(set(messages)) >= len(messages) - 5, "the corpus should not repeat itself"
+    assert len(set(messages)) == len(messages), "a message appears twice (or in two halves)"
 
 
-@pytest.mark.parametrize("path", [TUNE, HOLDOUT], ids=["tune", "holdout"])
-def test_recall_and_false_blocks(path: object, capsys: pytest.CaptureFixture[str]) -> None:
-    assert path in (TUNE, HOLDOUT)
-    result = score(Gatekeeper(), load(TUNE if path == TUNE else HOLDOUT))
+@pytest.mark.parametrize("path", ALL, ids=["tune", "holdout", "holdout2"])
+def test_recall_and_false_blocks(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = score(Gatekeeper(), load(path))
     with capsys.disabled():
-        print("\n" + result.line(TUNE.name if path == TUNE else HOLDOUT.name))
+        print("\n" + result.line(path.name))
     assert result.recall >= 0.97, f"missed: {result.missed}"
     assert result.false_block_rate <= 0.02, f"blocked innocent: {result.false_blocks}"
 
 
 def test_every_block_in_the_corpus_names_a_known_rule() -> None:
     gate = Gatekeeper()
-    verdicts = [gate.check(m) for label, m in load(TUNE) + load(HOLDOUT) if label]
+    verdicts = [gate.check(m) for path in ALL for label, m in load(path) if label]
     rules = {v.rule for v in verdicts if v.rule is not None}
     assert rules, "nothing was blocked"
     assert all(v.rule is not None for v in verdicts if v.nsfw), "a block without a rule"
