@@ -1,18 +1,13 @@
-"""Rasterise DSL steps into ordered pixel writes (pure: no pygame, no clock).
+"""Which pixels a DSL shape covers (pure: no pygame, no clock).
 
 Each shape yields two lists of pixel indices: its *path* (outline or pen path, in drawing
-order) and its *interior* (row order). The step's animation decides the reveal order:
+order) and its *interior* (row order); the timeline orders them by the step's animation.
 
-* ``stroke``: the path in order, then the interior row by row;
-* ``fill``: a top-to-bottom sweep (a flood fill spreads outwards from its seed instead);
-* ``pixel_reveal``: a seeded random order (from the plan seed and the step index);
-* ``instant``: everything at the step's start.
-
-Shapes are rasterised inside a *window*: the canvas itself, or for a mirrored group the box
-covering the canvas and its mirror images. Indices are ``(y - wy0) * stride + (x - wx0)``;
-for the canvas window they are canvas indices. Interiors are built from ``range`` runs, so a
-full-canvas fill costs little Python work. Flood fills are resolved against a shadow canvas
-holding the picture as it will be after the previous steps, so compilation is sequential and
+Shapes are rasterised inside a *window*: the canvas itself, or for a mirror copy in a group
+the mirror image of the canvas. Indices are ``(y - wy0) * stride + (x - wx0)``; for the canvas
+window they are canvas indices. Interiors are built from ``range`` runs, so a full-canvas fill
+costs little Python work. Flood fills are resolved against a :class:`Shadow` canvas holding
+the picture as it will be after the previous steps, so compilation is sequential and
 deterministic. A :class:`Budget` bounds the work a hostile plan can cause.
 """
 
@@ -32,9 +27,7 @@ from drawstreamd.plan.dsl import (
     Polygon,
     Rect,
     Shape,
-    Step,
     Text,
-    animation_of,
     parse_color,
 )
 from drawstreamd.render import font
@@ -346,46 +339,8 @@ def shape_pixels(s: Shape, shadow: Shadow, win: Win, budget: Budget) -> Pixels_:
     return _text(s, win, shadow.width), []
 
 
-# ---------------------------------------------------------------------------- ordering
-@lru_cache(maxsize=4)
-def _ranks(n: int, seed: int) -> list[int]:
-    """A seeded permutation of range(n): Fisher-Yates driven by a 32-bit xorshift."""
-    perm = list(range(n))
-    state = (seed * 2654435761 + 0x9E3779B9) & 0xFFFFFFFF or 1
-    for i in range(n - 1, 0, -1):
-        state ^= (state << 13) & 0xFFFFFFFF
-        state ^= state >> 17
-        state ^= (state << 5) & 0xFFFFFFFF
-        j = state % (i + 1)
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
-
-
-def _reveal_order(idx: list[int], n: int, seed: int, index: int) -> list[int]:
-    """Seeded random order of canvas indices: the plan's permutation, rotated per step."""
-    if len(idx) < 2:
-        return idx
-    ranks = _ranks(n, seed)
-    if len(idx) * 8 < n:
-        out = sorted(idx, key=ranks.__getitem__)
-    else:  # walking the permutation beats a keyed sort for large steps
-        inverse = _inverse(n, seed)
-        members = set(idx)
-        out = [i for i in inverse if i in members]
-    cut = (index * 2654435761) % len(out)
-    return out[cut:] + out[:cut]
-
-
-@lru_cache(maxsize=4)
-def _inverse(n: int, seed: int) -> list[int]:
-    """Canvas indices in rank order (the inverse of :func:`_ranks`)."""
-    inverse = [0] * n
-    for i, r in enumerate(_ranks(n, seed)):
-        inverse[r] = i
-    return inverse
-
-
-def _group(step: Group, shadow: Shadow, budget: Budget) -> dict[int, int]:
+# ---------------------------------------------------------------------------- groups
+def group_pixels(step: Group, shadow: Shadow, budget: Budget) -> dict[int, int]:
     """Canvas index -> colour of a group, in stroke order (mirror copies drawn together).
 
     Each mirror copy rasterises the child inside the mirror image of the canvas and maps the
@@ -432,34 +387,3 @@ def _group(step: Group, shadow: Shadow, budget: Budget) -> dict[int, int]:
             writes[i] = col
         shadow.apply(kid_idx, col)  # later children (flood fills) see earlier ones
     return writes
-
-
-def compile_step(
-    step: Step, shadow: Shadow, seed: int, index: int, budget: Budget
-) -> tuple[list[int], int | list[int]]:
-    """Canvas indices in reveal order and their colour(s); ``shadow`` is updated."""
-    w, h = shadow.width, shadow.height
-    mode = animation_of(step)
-    if isinstance(step, Group):
-        writes = _group(step, shadow, budget)
-        if mode == "stroke":
-            idx = list(writes)
-        else:
-            idx = sorted(writes)
-            if mode == "pixel_reveal":
-                idx = _reveal_order(idx, w * h, seed, index)
-        return idx, [writes[i] for i in idx]
-    if budget.exhausted:
-        return [], 0
-    col = color(step.c)
-    path, inner = shape_pixels(step, shadow, (0, 0, w - 1, h - 1), budget)
-    budget.spend(len(path) + len(inner))
-    # Shapes never repeat a pixel, and path and interior are disjoint: no de-duplication.
-    if mode == "stroke" or (isinstance(step, Fill) and mode != "pixel_reveal"):
-        idx = path + inner
-    else:
-        idx = sorted(path + inner) if path else inner
-        if mode == "pixel_reveal":
-            idx = _reveal_order(idx, w * h, seed, index)
-    shadow.apply(idx, col)
-    return idx, col

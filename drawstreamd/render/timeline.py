@@ -1,19 +1,27 @@
 """The animation timeline: plan + elapsed milliseconds -> pixel writes (pure).
 
-Steps are compiled once, in order, into pixel writes in reveal order (see ``raster``); step i
-starts when step i-1 ends plus its own delay. :meth:`Timeline.advance` hands out only the
-writes that became visible since the previous call, so the caller keeps one persistent canvas
-and a frame costs the same for a 5-step and a 200-step plan. Same plan, same times -> same
-pixels, always.
+Steps are compiled once, in order, into pixel writes in reveal order (``raster`` says which
+pixels a shape covers; here they are ordered by the step's animation):
+
+* ``stroke``: the path in order, then the interior row by row;
+* ``fill``: a top-to-bottom sweep (a flood fill spreads outwards from its seed instead);
+* ``pixel_reveal``: a seeded random order (from the plan seed and the step index);
+* ``instant``: everything at the step's start.
+
+Step i starts when step i-1 ends plus its own delay. :meth:`Timeline.advance` hands out only
+the writes that became visible since the previous call, so the caller keeps one persistent
+canvas and a frame costs the same for a 5-step and a 200-step plan. Same plan, same times ->
+same pixels, always.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
-from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Plan, Step, animation_of
-from drawstreamd.render.raster import Budget, Shadow, Write, color, compile_step
+from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Fill, Group, Plan, Step, animation_of
+from drawstreamd.render.raster import Budget, Shadow, Write, color, group_pixels, shape_pixels
 
 WORK_BUDGET: Final = 2_000_000
 """Rasterisation work (about: pixels considered) one plan may cause; steps beyond draw nothing.
@@ -22,6 +30,75 @@ A realistic plan uses a few percent of it; the cap bounds what a hostile plan co
 half a second of compilation in all, see bench/timeline.py)."""
 STEP_WORK_BUDGET: Final = 150_000
 """The share of it one step may use (a mirrored full-canvas group fits; a step stops there)."""
+
+
+@lru_cache(maxsize=4)
+def _ranks(n: int, seed: int) -> list[int]:
+    """A seeded permutation of range(n): Fisher-Yates driven by a 32-bit xorshift."""
+    perm = list(range(n))
+    state = (seed * 2654435761 + 0x9E3779B9) & 0xFFFFFFFF or 1
+    for i in range(n - 1, 0, -1):
+        state ^= (state << 13) & 0xFFFFFFFF
+        state ^= state >> 17
+        state ^= (state << 5) & 0xFFFFFFFF
+        j = state % (i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
+def _reveal_order(idx: list[int], n: int, seed: int, index: int) -> list[int]:
+    """Seeded random order of canvas indices: the plan's permutation, rotated per step."""
+    if len(idx) < 2:
+        return idx
+    ranks = _ranks(n, seed)
+    if len(idx) * 8 < n:
+        out = sorted(idx, key=ranks.__getitem__)
+    else:  # walking the permutation beats a keyed sort for large steps
+        inverse = _inverse(n, seed)
+        members = set(idx)
+        out = [i for i in inverse if i in members]
+    cut = (index * 2654435761) % len(out)
+    return out[cut:] + out[:cut]
+
+
+@lru_cache(maxsize=4)
+def _inverse(n: int, seed: int) -> list[int]:
+    """Canvas indices in rank order (the inverse of :func:`_ranks`)."""
+    inverse = [0] * n
+    for i, r in enumerate(_ranks(n, seed)):
+        inverse[r] = i
+    return inverse
+
+
+def compile_step(
+    step: Step, shadow: Shadow, seed: int, index: int, budget: Budget
+) -> tuple[list[int], int | list[int]]:
+    """Canvas indices in reveal order and their colour(s); ``shadow`` is updated."""
+    w, h = shadow.width, shadow.height
+    mode = animation_of(step)
+    if isinstance(step, Group):
+        writes = group_pixels(step, shadow, budget)
+        if mode == "stroke":
+            idx = list(writes)
+        else:
+            idx = sorted(writes)
+            if mode == "pixel_reveal":
+                idx = _reveal_order(idx, w * h, seed, index)
+        return idx, [writes[i] for i in idx]
+    if budget.exhausted:
+        return [], 0
+    col = color(step.c)
+    path, inner = shape_pixels(step, shadow, (0, 0, w - 1, h - 1), budget)
+    budget.spend(len(path) + len(inner))
+    # Shapes never repeat a pixel, and path and interior are disjoint: no de-duplication.
+    if mode == "stroke" or (isinstance(step, Fill) and mode != "pixel_reveal"):
+        idx = path + inner
+    else:
+        idx = sorted(path + inner) if path else inner
+        if mode == "pixel_reveal":
+            idx = _reveal_order(idx, w * h, seed, index)
+    shadow.apply(idx, col)
+    return idx, col
 
 
 @dataclass(slots=True)
