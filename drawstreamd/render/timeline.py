@@ -27,7 +27,7 @@ WORK_BUDGET: Final = 2_000_000
 """Rasterisation work (about: pixels considered) one plan may cause; steps beyond draw nothing.
 
 A realistic plan uses a few percent of it; the cap bounds what a hostile plan costs (about
-half a second of compilation in all, see bench/timeline.py)."""
+0.1 s of compilation on an idle core, see bench/timeline.py)."""
 STEP_WORK_BUDGET: Final = 150_000
 """The share of it one step may use (a mirrored full-canvas group fits; a step stops there)."""
 
