@@ -350,3 +350,31 @@ async def test_many_clients_at_once(tmp_path: Path) -> None:
                     nursery.start_soon(one, n)
             assert results == ["OK"] * 100
             assert len(st.queue) == 100
+
+
+async def test_a_client_that_never_reads_is_dropped_and_others_carry_on(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path, send_timeout=0.5) as (st, path):
+            await st.commands.pause()
+            for n in range(20):
+                await st.commands.donate(f"{n} " + "очень длинное сообщение " * 20)
+            async with connect(path) as greedy, connect(path) as polite:
+                hung_up = False
+                with trio.move_on_after(5):
+                    try:
+                        while True:  # requests, never reading a reply
+                            await greedy.send(b"history 500\n" * 100)
+                    except trio.BrokenResourceError:
+                        hung_up = True  # the daemon gave up on it
+                assert hung_up
+                assert (await polite.ask("ping"))[-1] == "OK"
+                assert await drained_to_the_end(greedy)
+
+
+async def drained_to_the_end(client: Raw) -> bool:
+    """Read what the daemon sent before it hung up; True once the connection has ended."""
+    try:
+        while True:
+            await client.line()
+    except (EOFError, trio.BrokenResourceError):
+        return True

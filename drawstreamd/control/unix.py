@@ -114,6 +114,7 @@ async def serve_unix(
     path: Path,
     max_clients: int = MAX_CLIENTS,
     idle_timeout: float = IDLE_TIMEOUT_SEC,
+    send_timeout: float = SEND_TIMEOUT_SEC,
     task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the control protocol on the Unix socket ``path`` until cancelled.
@@ -154,7 +155,9 @@ async def serve_unix(
                 async def run(stream: trio.SocketStream = stream) -> None:
                     nonlocal active
                     try:
-                        conn = _Connection(stream, table, events, idle_timeout, commands.gate)
+                        conn = _Connection(
+                            stream, table, events, idle_timeout, commands.gate, send_timeout
+                        )
                         await conn.serve()
                     finally:
                         active -= 1
@@ -181,9 +184,11 @@ class _Connection:
         events: EventBus,
         idle_timeout: float,
         gate: trio.CapacityLimiter,
+        send_timeout: float,
     ) -> None:
         self.stream = stream
         self.gate = gate
+        self.send_timeout = send_timeout
         self.table = table
         self.events = events
         self.idle_timeout = idle_timeout
@@ -209,6 +214,11 @@ class _Connection:
                     await self._handle(raw)
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+        except trio.TooSlowError:
+            log.info("control client not reading its replies; disconnected")
+        except Exception:
+            # one client's trouble must never take the socket down for the others
+            log.exception("control connection failed")
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
                 await self.stream.aclose()
@@ -235,7 +245,7 @@ class _Connection:
             self.buf += data
 
     async def _send(self, text: str) -> None:
-        with trio.fail_after(SEND_TIMEOUT_SEC):
+        with trio.fail_after(self.send_timeout):
             await self.stream.send_all(text.encode("utf-8"))
 
     # -- one request line ----------------------------------------------------------------
