@@ -349,6 +349,21 @@ async def test_a_server_that_never_answers_hits_the_total_timeout(
     assert logged(caplog, "cause=timeout")
 
 
+async def test_retry_pauses_never_stretch_planning_beyond_timeout_times_attempts(
+    fake: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    fake.push(*[Reply(content=PLAN_JSON, hang=60)] * 3)
+    values: dict[str, Any] = {"LLM_ENDPOINT": fake.url, "LLM_ATTEMPTS": 3, "LLM_TIMEOUT_SEC": 0.5}
+    planner = OpenAIPlanner(
+        Settings(**values), http, backoff=lambda: Backoff(base=0.3, cap=0.3, jitter=0.0)
+    )
+    start = trio.current_time()
+    with trio.fail_after(20):
+        await fails_with(planner, PlanBuffer(), "timeout")
+    assert trio.current_time() - start < 0.5 * 3 + 0.2
+    assert len(fake.requests) >= 2
+
+
 async def test_connect_timeout_is_named(http: httpx.AsyncClient, nursery: trio.Nursery) -> None:
     url = await nursery.start(unaccepting_listener)
     with trio.fail_after(20):

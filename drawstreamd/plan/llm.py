@@ -38,7 +38,7 @@ from drawstreamd.plan.stream import (
 from drawstreamd.retry import Backoff
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from drawstreamd.config import Settings
 
@@ -140,14 +140,20 @@ class OpenAIPlanner:
         return True
 
     async def plan(self, message: str, out: PlanBuffer) -> None:
-        """Stream a plan for ``message`` into ``out`` and close it; see the module docstring."""
+        """Stream a plan for ``message`` into ``out`` and close it; see the module docstring.
+
+        Returns within ``LLM_TIMEOUT_SEC × LLM_ATTEMPTS`` (retry pauses included). When
+        cancelled, ``out`` is left as it is (open).
+        """
         body = self.request_body(message)
         backoff = self._backoff()
+        deadline = trio.current_time() + self._s.LLM_TIMEOUT_SEC * self._s.LLM_ATTEMPTS
         attempt = 0
         while True:
             attempt += 1
+            budget = min(self._s.LLM_TIMEOUT_SEC, deadline - trio.current_time())
             try:
-                await self._attempt(body, out, attempt)
+                await self._attempt(body, out, attempt, budget)
                 return
             except LLMError as exc:
                 log.warning(
@@ -164,14 +170,19 @@ class OpenAIPlanner:
                 if not exc.retryable or attempt >= self._s.LLM_ATTEMPTS:
                     raise
                 delay = backoff.next_delay()
+                left = deadline - trio.current_time() - delay
+                if left < min(1.0, self._s.LLM_TIMEOUT_SEC / 4):
+                    raise  # no time left for a useful attempt
                 log.info("llm retry attempt=%d delay_sec=%.2f", attempt + 1, delay)
                 await trio.sleep(delay)
 
-    async def _attempt(self, body: dict[str, Any], out: PlanBuffer, attempt: int) -> None:
+    async def _attempt(
+        self, body: dict[str, Any], out: PlanBuffer, attempt: int, budget: float
+    ) -> None:
         url = f"{self._endpoint}/chat/completions"
         started = trio.current_time()
         try:
-            with trio.fail_after(self._s.LLM_TIMEOUT_SEC):
+            with trio.fail_after(budget):
                 async with self._http.stream(
                     "POST", url, json=body, headers=self._headers, timeout=self._timeout
                 ) as resp:
@@ -179,9 +190,7 @@ class OpenAIPlanner:
                         raise await _status_error(resp)
                     await self._read(resp, out)
         except trio.TooSlowError:
-            raise LLMError(
-                "timeout", f"no complete plan within {self._s.LLM_TIMEOUT_SEC:g} s"
-            ) from None
+            raise LLMError("timeout", f"no complete plan within {budget:.3g} s") from None
         except httpx.ConnectTimeout:
             raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
         except httpx.ConnectError as exc:
@@ -239,10 +248,14 @@ class OpenAIPlanner:
                 )
             if finished:
                 continue
-            for data in sse.feed(raw):
-                if reader.chunk(data):
-                    finished = True
-                    break
+            try:
+                for data in sse.feed(raw):
+                    if reader.chunk(data):
+                        finished = True
+                        break
+            except LLMError:
+                await _abandon(chunks)
+                raise
         reader.finish()
         out.close()
 
@@ -374,6 +387,21 @@ async def _status_error(resp: httpx.Response) -> LLMError:
     code = resp.status_code
     retryable = code >= 500 or code in (408, 409, 429)
     return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
+
+
+async def _abandon(chunks: AsyncIterator[bytes]) -> None:
+    """Stop reading a response now, and finish its iterator rather than leave it half-run.
+
+    httpx's body iterator is a chain of async generators; one dropped mid-way is finalised
+    later by the garbage collector (with a ResourceWarning under Trio). Iterating it once more
+    under an expired deadline ends the whole chain at its next checkpoint.
+    """
+    with trio.move_on_after(0):
+        try:
+            async for _ in chunks:
+                pass
+        except httpx.HTTPError:
+            pass
 
 
 def _refused(exc: BaseException | None) -> bool:
