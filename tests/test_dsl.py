@@ -251,3 +251,28 @@ def test_absurdly_nested_json_is_refused_not_a_crash(depth: int) -> None:
         nested = [nested]
     with pytest.raises(dsl.StepError, match="nested too deeply"):
         dsl.parse_step({"op": "line", "p": nested, "c": "red"})
+
+
+def test_spellings_of_a_model_without_the_grammar_are_understood() -> None:
+    rect = dsl.parse_step(
+        {"op": "Rectangle", "x": 1, "y": 2, "width": 3, "height": 4, "color": "red"}
+    )
+    assert rect == dsl.parse_step({"op": "rect", "x": 1, "y": 2, "w": 3, "h": 4, "c": "red"})
+    group = dsl.parse_step(
+        {
+            "op": "mirror",
+            "mirror": "x",
+            "shapes": [
+                {"op": "oval", "x": 9, "y": 9, "radius": 1, "rx": 3, "ry": 4, "colour": "blue"}
+            ],
+        }
+    )
+    assert isinstance(group, dsl.Group)
+    assert group.m == "x"
+    assert isinstance(group.s[0], dsl.Ellipse)
+    line = dsl.parse_step({"op": "polyline", "points": [[0, 0], [5, 5]], "c": "red", "width": 3})
+    assert isinstance(line, dsl.Line)
+    assert line.w == 3
+    # The real key wins over an alias.
+    both = dsl.parse_step({"op": "pixels", "p": [[1, 1]], "c": "red", "color": "blue"})
+    assert both.c == "red"  # type: ignore[union-attr]

@@ -312,9 +312,7 @@ def _tidy(value: Any, key: str = "", depth: int = 0) -> Any:
     if isinstance(value, list):
         return [_tidy(v, key, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {
-            k: _tidy(v, k, depth + 1) if isinstance(k, str) else v for k, v in value.items()
-        }
+        return {k: _tidy(v, k, depth + 1) if isinstance(k, str) else v for k, v in value.items()}
     return value
 
 
@@ -325,11 +323,43 @@ def _clamp_times(obj: dict[str, Any]) -> None:
             obj[key] = cap
 
 
+# Spellings a model writes when it is not held to the grammar (plain JSON mode): mapped, not
+# rejected. Key aliases apply only when the real key is absent.
+_OP_ALIASES: Final = {
+    "rectangle": "rect", "square": "rect", "box": "rect", "oval": "ellipse", "polyline": "line",
+    "path": "line", "poly": "polygon", "triangle": "polygon", "pixel": "pixels", "dot": "pixels",
+    "dots": "pixels", "flood": "fill", "floodfill": "fill", "flood_fill": "fill",
+    "label": "text", "mirror": "group",
+}  # fmt: skip
+_KEY_ALIASES: Final = {
+    "color": "c", "colour": "c", "points": "p", "radius": "r", "width": "w", "height": "h",
+    "text": "t", "filled": "f", "anim": "a", "animation": "a", "duration": "ms",
+    "delay": "d", "scale": "s", "align": "al", "shapes": "s", "children": "s", "mirror": "m",
+}  # fmt: skip
+
+
+def _unalias(obj: dict[str, Any]) -> dict[str, Any]:
+    op = obj.get("op")
+    if isinstance(op, str) and op not in OPS:
+        op = _OP_ALIASES.get(op.strip().lower(), op)
+    out = {"op": op}
+    for k, v in obj.items():
+        if k == "op":
+            continue
+        real = _KEY_ALIASES.get(k, k) if isinstance(k, str) else k
+        if real == "s" and k == "scale" and op == "group":
+            real = k  # "scale" is never a group's shapes
+        if real not in obj or real == k:
+            out.setdefault(real, v)
+    return out
+
+
 def parse_step(obj: object) -> Step:
     """Validate and normalise one step from decoded JSON; raises :class:`StepError`."""
     if not isinstance(obj, dict):
         raise StepError(f"a step must be an object, got {type(obj).__name__}")
-    op = obj.get("op")
+    obj = _unalias(obj)
+    op = obj["op"]
     if op not in OPS:
         raise StepError(f"unknown op {op!r} (one of: {', '.join(OPS)})")
     obj = dict(_tidy(obj))
@@ -337,6 +367,7 @@ def parse_step(obj: object) -> Step:
     if op == "group":
         kids = obj.get("s")
         if isinstance(kids, list):
+            obj["s"] = kids = [_unalias(k) if isinstance(k, dict) else k for k in kids]
             for kid in kids:
                 if isinstance(kid, dict):
                     if kid.get("op") == "group":
