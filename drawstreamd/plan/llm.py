@@ -253,7 +253,7 @@ class OpenAIPlanner:
                     if reader.chunk(data):
                         finished = True
                         break
-            except LLMError:
+            except Exception:
                 await _abandon(chunks)
                 raise
         reader.finish()
