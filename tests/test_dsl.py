@@ -276,3 +276,19 @@ def test_spellings_of_a_model_without_the_grammar_are_understood() -> None:
     # The real key wins over an alias.
     both = dsl.parse_step({"op": "pixels", "p": [[1, 1]], "c": "red", "color": "blue"})
     assert both.c == "red"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("word", "name"),
+    [
+        ("Dark Gray", "dark_grey"),
+        ("purple", "dark_purple"),
+        ("GOLD", "yellow"),
+        ("sky blue", "blue"),
+        ("light-green", "green"),
+        ("peach", "peach"),
+    ],
+)
+def test_common_colour_words_map_to_the_palette(word: str, name: str) -> None:
+    assert dsl.normalize_color(word) == name
+    assert dsl.parse_color(word) == dsl.PALETTE[name]

@@ -77,7 +77,16 @@ PALETTE: Final[dict[str, tuple[int, int, int]]] = {
 DEFAULT_BG: Final = "white"
 
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_ALIASES: Final = {"gray": "grey", "darkgray": "dark_grey", "lightgray": "light_grey"}
+# Common colour words mapped onto the palette (keys without "_"; "gray" is read as "grey").
+_ALIASES: Final = {
+    "grey": "light_grey", "silver": "light_grey", "darkgrey": "dark_grey",
+    "lightgrey": "light_grey", "purple": "dark_purple", "violet": "lavender",
+    "magenta": "pink", "fuchsia": "pink", "cyan": "blue", "lightblue": "blue",
+    "skyblue": "blue", "sky": "blue", "navy": "dark_blue", "darkgreen": "dark_green",
+    "lime": "green", "lightgreen": "green", "teal": "dark_green", "gold": "yellow",
+    "beige": "peach", "skin": "peach", "tan": "peach", "darkbrown": "brown",
+    "maroon": "dark_purple", "crimson": "red", "darkred": "dark_purple",
+}  # fmt: skip
 ANIMATIONS: Final = ("stroke", "fill", "pixel_reveal", "instant")
 
 Coord = Annotated[int, Meta(ge=-LIMITS.COORD, le=LIMITS.COORD)]
@@ -95,7 +104,8 @@ class StepError(ValueError):
 
 
 def parse_color(value: str) -> tuple[int, int, int]:
-    """``#rgb`` / ``#rrggbb`` / a palette name (case, ``-``/space and grey/gray tolerant)."""
+    """``#rgb`` / ``#rrggbb`` / a palette name (tolerant of case, ``-``/space, grey/gray and
+    common colour words such as purple or gold, mapped to the nearest palette name)."""
     if _HEX.fullmatch(value):
         h = value[1:]
         if len(h) == 3:
@@ -108,9 +118,10 @@ def parse_color(value: str) -> tuple[int, int, int]:
 
 
 def _color_name(value: str) -> str:
-    name = value.strip().lower().replace("-", "_").replace(" ", "_")
-    name = _ALIASES.get(name.replace("_", ""), name).replace("gray", "grey")
-    return name
+    name = value.strip().lower().replace("-", "_").replace(" ", "_").replace("gray", "grey")
+    if name in PALETTE:
+        return name
+    return _ALIASES.get(name.replace("_", ""), name)
 
 
 def normalize_color(value: str) -> str:
