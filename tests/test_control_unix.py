@@ -378,3 +378,18 @@ async def drained_to_the_end(client: Raw) -> bool:
             await client.line()
     except (EOFError, trio.BrokenResourceError):
         return True
+
+
+async def test_hanging_up_in_any_state_is_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(20):
+        async with served(tmp_path) as (_, path):
+            for request in (b"idle\n", b"command_list_begin\nping\n", b"stat", b""):
+                async with connect(path) as c:
+                    await c.send(request)
+                    await trio.testing.wait_all_tasks_blocked()
+            async with connect(path) as c:  # the socket still serves
+                assert (await c.ask("ping"))[-1] == "OK"
+            await trio.testing.wait_all_tasks_blocked()
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

@@ -348,6 +348,7 @@ class _Connection:
         sub = self.sub
         found = self._take(sub, kinds)
         ack: str | None = None
+        hung_up = False
         if not found:
             async with trio.open_nursery() as nursery:
 
@@ -360,14 +361,16 @@ class _Connection:
                             return
 
                 async def wait_client() -> None:
-                    nonlocal ack
+                    nonlocal ack, hung_up
                     try:
                         raw = await self._read_line()
                     except ProtocolError as exc:
                         raw = b""
                         ack = exc.ack()
-                    if raw is None:
-                        raise _Close
+                    if raw is None:  # not raised here: the nursery would wrap it in a group
+                        hung_up = True
+                        nursery.cancel_scope.cancel()
+                        return
                     if raw.strip() != b"noidle" and ack is None:
                         ack = format_ack(
                             ErrorCode.STATE, "only noidle is allowed while idle", "idle"
@@ -377,6 +380,8 @@ class _Connection:
 
                 nursery.start_soon(wait_events)
                 nursery.start_soon(wait_client)
+        if hung_up:
+            raise _Close
         if ack is not None:
             await self._send(ack + "\n")
             return
