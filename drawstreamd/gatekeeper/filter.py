@@ -299,7 +299,11 @@ def _fires(entry: Entry, words: list[str], first: int, end: int) -> bool:
     prev, nxt = _at(words, first - 1), _at(words, end)
     if entry.after and prev is not None and _neighbour_matches(prev, entry.after):
         return False
-    if entry.before and _neighbour_matches(nxt, entry.before):
+    if entry.before and (
+        _neighbour_matches(nxt, entry.before)
+        # one word may come in between: 'членов королевской семьи', 'nude pink lipstick'
+        or (nxt is not None and _neighbour_matches(_at(words, end + 1), entry.before))
+    ):
         return False
     if entry.near and any(_neighbour_matches(w, entry.near) for w in words):
         return False

@@ -48,6 +48,7 @@ def expand(pattern: str) -> list[str]:
 
 
 _HEAD = 2
+_ANY_ENDING = 99
 # Words are read with Ukrainian letters as their Russian twins; so are the patterns.
 _UKRAINIAN = str.maketrans("іїєґў", "ииегу")
 
@@ -66,7 +67,9 @@ def _buckets(items: Iterable[tuple[str, Entry]]) -> dict[str, tuple[tuple[str, E
 class Index:
     """Exact words and word-start stems mapped to entries, plus innocent exceptions."""
 
-    def __init__(self, *, verb_prefixes: tuple[str, ...] = (), max_ending: int = 99) -> None:
+    def __init__(
+        self, *, verb_prefixes: tuple[str, ...] = (), max_ending: int = _ANY_ENDING
+    ) -> None:
         self.exact: dict[str, Entry] = {}
         self.prefix: dict[str, Entry] = {}
         self.allow_exact: set[str] = set()
@@ -120,7 +123,9 @@ class Index:
         found = self.exact.get(word)
         if found is None:
             for stem, entry in self._heads.get(word[:_HEAD], ()):
-                if word.startswith(stem) and len(word) - len(stem) <= self._max_ending:
+                if word.startswith(stem) and (
+                    entry.verbal or len(word) - len(stem) <= self._ending_after(stem)
+                ):
                     found = entry
                     break
         if found is None and self._verbal_heads:
@@ -128,6 +133,12 @@ class Index:
         if found is not None and self.allowed(word):
             return None
         return found
+
+    def _ending_after(self, stem: str) -> int:
+        if self._max_ending < _ANY_ENDING and len(stem) <= 4:
+            # A four-letter stem with a long tail is usually some other word ('pysqlite').
+            return min(self._max_ending, 3)
+        return self._max_ending
 
     def _behind_verb_prefix(self, word: str) -> Entry | None:
         for n in self._verb_lens:

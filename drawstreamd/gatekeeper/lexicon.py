@@ -41,12 +41,13 @@ BLOCK: dict[str, str] = {
         penis* peepee* weewee* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
-        dildo* buttplug* fleshlight* dickbutt* vajina* дилдо фаллоимитатор* areola*
+        dildo* buttplug* fleshlight* dickbutt* vajina* дилдо причиндал* мохнатк*
+        coochie* punani* poontang* dicc diccs фаллоимитатор* areola*
     """,
     BUTT: """
         жоп* жеп{а,у,ы,ой,е}
         попк{а,у,и,ой,е} попочк* попу попы попой попами срак{а,у,и} задниц* ягодиц*
-        дуп{а,у,и,ою} сідниц*
+        дуп{а,у,и,ою} сідниц* голожоп* голозад*
         buttock* butthole* arsehole*
     """,
     BREASTS: """
@@ -57,7 +58,7 @@ BLOCK: dict[str, str] = {
         голеньк*
         голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
-        оголен* роздягн* голяка голяком
+        оголен* роздягн* голяка голяком неглиже полуобнаж* полугол{ая,ый,ую,ые,ого,ой,ых}
         нюдс* нюдес* upskirt* nudes noods nudity nudist* nudism topless bottomless
         undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
@@ -76,22 +77,23 @@ BLOCK: dict[str, str] = {
         seggs seggsy sex sexy sexual sexually sexier sexiest sexting sexed sexx
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
-        rape rapes raped raping rapist rapists incest* инцест* зоофил* zoophil* bestiality
-        ejaculat* эякуляц* semen pedophil* paedophil*
-        horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепихон*
-        совокупл* интимн* оральн* doggystyle
+        rape rapes raped raping rapist rapists molest* pedo pedos incest* инцест*
+        зоофил* zoophil* bestiality ejaculat* эякуляц* semen pedophil* paedophil*
+        horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепих*
+        совокупл* интимн* оральн* doggystyle сношат* сношающ* вдуть вдул вдула вдули отлиз*
+        поебушк* coitus copulat* lapdance
     """,
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n xvideos xhamster redtube brazzers chaturbate
         hentai* ecchi lewd nsfw rule34 r34 onlyfans
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
-        milf milfs милф* oppai paizuri cameltoe*
+        milf milfs dilf милф* oppai paizuri cameltoe* camgirl* lolicon* shotacon*
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
         шлюх* проститут* шалав* блядей бляди блядищ* блядин* шльондр* повія повію повії
-        пидор* пидар* педик{,а,у,ом,и,ов} педераст*
+        пидор* пидар* пидр* педик{,а,у,ом,и,ов} педераст* гомик* давалк* потаскух*
         hooker hookers slut* whore* prostitut* faggot* fag fags cocksucker* thot thots
         путан{а,у,ы,ой,ам,ами,ах}
     """,
@@ -100,8 +102,9 @@ BLOCK: dict[str, str] = {
         swasti* swazti* svasti* hakenkreuz* sonnenrad* wolfsangel*
     """,
     NAZI: """
-        наци нацик* нацист* нацизм* неонацист* гитлер* нсдап фюрер*
-        хитлер* nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer supremacist*
+        наци нацик* нацист* нацизм* неонацист* гитлер* нсдап фюрер* адольф*
+        хитлер* nazi* neonazi* hitler* nsdap fuhrer* fuehrer* fürer supremacist* adolf*
+        reichsadler
     """,
     SS: """
         сс эсэс* эсесовц* ваффен*
@@ -113,7 +116,7 @@ BLOCK: dict[str, str] = {
     """,
     SALUTE: """
         зиг{,а,у,и,ой} зигует зигуют зигуя зигующ* зигов* зиган* хайль хайлем
-        heil sieg zieg
+        heil sieg zieg seig
     """,
 }
 
@@ -145,7 +148,7 @@ CONTEXT: tuple[Context, ...] = (
         """,
     ),
     Context(
-        "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуек хуйку хуйц* хуюшк* хуишк* хуищ*"
+        "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуек хуец хуйку хуйц* хуюшк* хуишк* хуищ*"
         " хуечк* хуячк*",
         GENITALS,
         after="на ни до по в каког нах нех кличке named called зовут",
@@ -226,6 +229,8 @@ CONTEXT: tuple[Context, ...] = (
         NUDITY,
         only_before="девушк девочк женщин жінк дівчин баб тян тёлк телк чоловік мужик парн",
     ),
+    Context("knockers", BREASTS, after="door brass iron"),
+    Context("peen peenie", GENITALS, after="ball cross straight", before="hammer"),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
     Context("cum", ACT, after="magna summa", before="laude"),
@@ -261,6 +266,11 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("без купальник*", NUDITY),
     ("нижнем бель*", NUDITY),
     ("половой акт*", ACT),
+    ("поз* 69", ACT),
+    ("69 position", ACT),
+    ("position 69", ACT),
+    ("lap dance", ACT),
+    ("в неглиже", NUDITY),
     ("doggy style", ACT),
     ("missionary position", ACT),
     ("white supremacy", NAZI),
@@ -370,6 +380,7 @@ TRANSLIT_COLLISIONS = frozenset(
 # Substrings that are never innocent, searched across the whole message after folding (catches
 # glued words such as 'нарисуйсиськи').
 ANYWHERE: tuple[tuple[str, str], ...] = (
+    ("жоп", BUTT),
     ("свастик", SWASTIKA),
     ("swastik", SWASTIKA),
     ("сиськ", BREASTS),

@@ -46,6 +46,7 @@ _LEET_RE = re.compile(r"[0-9@$!]")
 _DOUBLE_RE = re.compile(r"(.)\1")
 _TRIPLE_RE = re.compile(r"(.)\1\1+")
 _REPEATED_RE = re.compile(r"(.{2,}?)\1+")
+_TAIL_RUN_RE = re.compile(r"(.)\1+$")
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
 _NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
 
@@ -207,9 +208,18 @@ class Rules:
     def _squeezed(self, indexes: tuple[Index, Index, Index | None], form: str) -> Entry | None:
         """Letters repeated for emphasis: three or more become one or two ('peeenis', 'asss');
         doubled letters are squeezed only against whole words and long stems ('хууй')."""
+        if indexes[0].allowed(form):
+            return None  # 'assess' is not 'asses' with a long s
         if _TRIPLE_RE.search(form):
             for repeat in (r"\1", r"\1\1"):
                 found = self._lookup(indexes, _TRIPLE_RE.sub(repeat, form))
+                if found is not None:
+                    return found
+        tail = _TAIL_RUN_RE.search(form)
+        if tail is not None:
+            # Emphasis on the last letter ('pussyy', 'хуйяяя'): one of it, or none.
+            for cut in (form[: tail.start() + 1], form[: tail.start()]):
+                found = self._lookup(indexes, cut)
                 if found is not None:
                     return found
         short = collapse(form)

@@ -11,6 +11,7 @@ HERE = Path(__file__).parent
 TUNE = HERE / "corpus_tune.tsv"
 HOLDOUT = HERE / "corpus_holdout.tsv"
 HOLDOUT2 = HERE / "corpus_holdout2.tsv"
+HOLDOUT3 = HERE / "corpus_holdout3.tsv"
 
 
 def load(path: Path) -> list[tuple[bool, str]]:
@@ -70,7 +71,7 @@ if __name__ == "__main__":
     import sys
 
     gate = Gatekeeper()
-    for path in (TUNE, HOLDOUT, HOLDOUT2) if "--all" in sys.argv else (TUNE,):
+    for path in (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3) if "--all" in sys.argv else (TUNE,):
         s = score(gate, load(path))
         print(s.line(path.name))
         for m in s.missed:
