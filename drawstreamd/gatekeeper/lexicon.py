@@ -230,7 +230,6 @@ CONTEXT: tuple[Context, ...] = (
         only_before="девушк девочк женщин жінк дівчин баб тян тёлк телк чоловік мужик парн",
     ),
     Context("knockers", BREASTS, after="door brass iron"),
-    Context("peen peenie", GENITALS, after="ball cross straight", before="hammer"),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
     Context("cum", ACT, after="magna summa", before="laude"),
