@@ -338,3 +338,22 @@ async def test_other_blueprints_are_served_beside_the_api(tmp_path: Path) -> Non
                 assert not given[0].is_set()
                 stop.set()
             assert given[0].is_set()  # its WebSockets were told to close
+
+
+async def test_event_socket_clients_leaving_abruptly_are_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            host, port = a.url.removeprefix("http://").rsplit(":", 1)
+            for _ in range(3):
+                stream = await trio.open_tcp_stream(host, int(port))
+                async with stream, trio.open_nursery() as nursery:
+                    await trio_websocket.wrap_client_stream(nursery, stream, host, "/api/v1/events")
+                    await trio.sleep(0.05)
+                    await a.st.commands.donate("кот")  # events on their way as it leaves
+                    nursery.cancel_scope.cancel()
+            await a.st.wait_for("queued", 3)
+            await trio.sleep(0.2)  # what the servers do with the leavers
+            assert (await a.client.get("/health")).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

@@ -45,6 +45,7 @@ log = logging.getLogger("drawstreamd.http")
 PREFIX = "/api/v1"
 MAX_BODY = 16 * 1024
 MAX_WS_PER_CLIENT = 16
+WS_SEND_TIMEOUT_SEC = 10.0
 TOKEN_FILE = "api_token"
 
 BlueprintFactory = Callable[[trio.Event], Blueprint]
@@ -277,18 +278,28 @@ def api_blueprint(
         sockets_per_client[client] = sockets_per_client.get(client, 0) + 1
         try:
             await websocket.accept()
+            stalled = False
             async with events.subscribe(kinds) as sub, trio.open_nursery() as nursery:
 
                 async def forward() -> None:
+                    nonlocal stalled
                     while True:
-                        batch = await sub.next_batch()
-                        for event in batch:
-                            await websocket.send(_encode(event).decode())
+                        for event in await sub.next_batch():
+                            with trio.move_on_after(WS_SEND_TIMEOUT_SEC) as sending:
+                                await websocket.send(_encode(event).decode())
+                            if sending.cancelled_caught:  # the client stopped reading
+                                stalled = True
+                                nursery.cancel_scope.cancel()
+                                return
 
                 nursery.start_soon(forward)
                 await stopping.wait()
                 nursery.cancel_scope.cancel()
-            await websocket.close(1001, "drawstreamd is shutting down")
+            with trio.move_on_after(1.0):
+                if stalled:
+                    await websocket.close(1008, "not reading events")
+                else:
+                    await websocket.close(1001, "drawstreamd is shutting down")
         finally:
             sockets_per_client[client] -= 1
             if not sockets_per_client[client]:
