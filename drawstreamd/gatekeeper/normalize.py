@@ -204,6 +204,16 @@ _ODD_LETTERS = str.maketrans(
     "abcdefghijklmnopqrstuvwyzaiiv",
 )
 _ODD_LETTERS_RE = re.compile("[ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢɑıɩʋ]")
+# Letters drawn as emoji tiles NFKC leaves alone: 🅐 (negative circled), 🅰 (negative squared)
+# and regional indicators 🇦 that spell words when nothing pairs them into a flag.
+_EMOJI_LETTERS = str.maketrans(
+    {
+        **{chr(0x1F150 + i): chr(97 + i) for i in range(26)},
+        **{chr(0x1F170 + i): chr(97 + i) for i in range(26)},
+        **{chr(0x1F1E6 + i): chr(97 + i) for i in range(26)},
+    }
+)
+_EMOJI_LETTERS_RE = re.compile("[\U0001f150-\U0001f169\U0001f170-\U0001f189\U0001f1e6-\U0001f1ff]")
 
 
 def fold(text: str) -> str:
@@ -214,6 +224,8 @@ def fold(text: str) -> str:
             folded = folded.translate(_LATIN_PLAIN)
         if _ODD_LETTERS_RE.search(folded):
             folded = folded.translate(_ODD_LETTERS)
+        if _EMOJI_LETTERS_RE.search(folded):
+            folded = folded.translate(_EMOJI_LETTERS)
         # NFKC has composed й and ё; a combining mark left over was put there deliberately.
         folded = _INVISIBLE_RE.sub("", folded)
         if "ё" in folded:

@@ -47,6 +47,10 @@ _DOUBLE_RE = re.compile(r"(.)\1")
 _TRIPLE_RE = re.compile(r"(.)\1\1+")
 _REPEATED_RE = re.compile(r"(.{2,}?)\1+")
 _TAIL_RUN_RE = re.compile(r"(.)\1+$")
+# Request verbs glued to the next word ('нарисуйхуй', 'drawboobs').
+_REQUEST_RE = re.compile(
+    "нарисуй(?:те)?|нарисовать|изобрази|покажи|хочу|намалюй|draw|paint|sketch|show"
+)
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(".,-_*#%?~'\"`/\\|:;()[]{}<>«»"))
 _NOT_RUSSIAN_RE = re.compile(r"[^а-я]")
 
@@ -160,6 +164,9 @@ class Rules:
         repeated = _REPEATED_RE.fullmatch(piece) if len(piece) >= 6 else None
         if repeated is not None:
             return self.match_word(repeated.group(1), cyr_context)  # 'хуйхуйхуй'
+        verb = _REQUEST_RE.match(piece)
+        if verb is not None and len(piece) - verb.end() >= 3:
+            return self.match_word(piece[verb.end() :], cyr_context)  # 'нарисуйхуй'
         return None
 
     def _latin_as_russian(

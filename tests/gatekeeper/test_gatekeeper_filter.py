@@ -235,3 +235,23 @@ def test_latin_look_alikes_in_russian_messages(
     gate: Gatekeeper, message: str, blocked: bool
 ) -> None:
     assert gate.check(message).nsfw is blocked
+
+
+@pytest.mark.parametrize(
+    ("message", "blocked"),
+    [
+        ("нарисуйхуй", True),
+        ("drawboobs", True),
+        ("нарисуйкота", False),
+        ("draw 🅷🆄🅸", True),  # letters as emoji tiles
+        ("🇵🇴🇷🇳", True),  # regional indicators spelling a word
+        ("нарисуй флаг 🇷🇺", False),
+        ("хуйхуйхуй", True),
+        ("draw a pussyy", True),
+        ("нарисуй хуйяяя", True),
+        ("draw a drawer", False),
+        ("draw a showcase", False),
+    ],
+)
+def test_glued_and_decorated_words(gate: Gatekeeper, message: str, blocked: bool) -> None:
+    assert gate.check(message).nsfw is blocked
