@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, text in simple.items():
         sub.add_parser(name, parents=[common], help=text, description=text)
+    p = sub.add_parser("stats", parents=[common], help="frame pacing: is the picture smooth?")
+    p.add_argument("seconds", nargs="?", type=float, default=10.0, help="the window (default 10)")
     p = sub.add_parser("history", parents=[common], help="past donations, newest first")
     p.add_argument("count", nargs="?", type=int, default=None, help="how many (default 20)")
     p.add_argument("--offset", type=int, default=0, help="skip this many of the newest")
@@ -245,6 +247,8 @@ def _request(args: argparse.Namespace) -> tuple[str, list[str]]:
         return cmd, [str(count), str(args.offset)]
     if cmd in ("remove", "replay"):
         return cmd, [str(args.id)]
+    if cmd == "stats":
+        return cmd, [repr(args.seconds)]
     if cmd == "donate":
         message = " ".join(args.message)
         return cmd, [message, args.name, repr(args.amount), args.currency]

@@ -92,7 +92,8 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
         worker = Worker(
             cfg, queue, journal, events, scene, Gatekeeper(), Gallery(state / "gallery")
         )
-        commands = Commands(cfg, queue, journal, worker, events)
+        renderer = Renderer(cfg, scene, window=False)
+        commands = Commands(cfg, queue, journal, worker, events, frames=renderer)
         st = Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
         async with trio.open_nursery() as nursery, events.subscribe() as sub:
 
@@ -102,7 +103,7 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
                     st._arrived.set()
 
             nursery.start_soon(spy)
-            await nursery.start(Renderer(cfg, scene, window=False).serve)
+            await nursery.start(renderer.serve)
             await nursery.start(worker.serve)
             yield st
             nursery.cancel_scope.cancel()
@@ -187,3 +188,23 @@ async def test_remove_unknown_id_is_no_exist_and_replay_needs_a_plan(tmp_path: P
             assert again.source == "replay"
             await st.commands.skip()  # ends the hold; the replay is drawn next
             await st.wait_for("finished", again.id)
+
+
+async def test_stats_tell_how_smooth_the_picture_is(tmp_path: Path) -> None:
+    with trio.fail_after(10):
+        async with open_stack(tmp_path) as st:
+            await trio.sleep(0.5)
+            stats = await st.commands.stats(0.3)
+            assert 0 < stats.seconds <= 0.3
+            assert stats.frames >= 2
+            assert stats.fps > 0
+            assert stats.interval_p50_ms <= stats.interval_p99_ms <= stats.interval_max_ms
+            assert 0 <= stats.late_percent <= 100
+            for bad in (0.0, -1.0, 61.0):
+                with pytest.raises(CommandError) as err:
+                    await st.commands.stats(bad)
+                assert err.value.code is ErrorCode.ARG
+            no_renderer = Commands(st.settings, st.queue, st.journal, st.worker, st.events)
+            with pytest.raises(CommandError) as err:
+                await no_renderer.stats()
+            assert err.value.code is ErrorCode.STATE

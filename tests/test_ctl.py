@@ -136,6 +136,10 @@ async def test_skip_current_pause_resume_replay_ping_commands(tmp_path: Path) ->
             assert again["message"] == "кот"
             assert again["source"] == "replay"
             await st.wait_for("finished", again["id"])
+            stats = (await run_ctl("--socket", sock, "stats", "1", "--json")).json()
+            assert isinstance(stats["frames"], int)
+            assert isinstance(stats["late_percent"], float)
+            assert stats["frames"] > 0
             ping = (await run_ctl("--socket", sock, "ping", "--json")).json()
             assert ping["protocol"] == "1.0"
             listed = await run_ctl("--socket", sock, "commands")

@@ -59,7 +59,7 @@ def test_options_per_subcommand() -> None:
                                         "--socket"]  # fmt: skip
     assert "--offset" in complete("history", "--")
     assert complete("--socket", "") == ["FILES"]
-    assert complete("--socket", "/x.sock", "st") == ["status"]
+    assert complete("--socket", "/x.sock", "sta") == ["stats", "status"]
 
 
 def test_event_kinds_are_the_daemons() -> None:

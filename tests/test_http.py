@@ -74,6 +74,8 @@ async def test_reading_needs_no_token(tmp_path: Path) -> None:
             assert len(r.json()["items"]) == 1
             r = await a.client.get("/health")
             assert r.json()["protocol"] == "1.0"
+            r = await a.client.get("/stats", params={"seconds": 1})
+            assert r.json()["frames"] > 0
             r = await a.client.get("/current")
             assert r.json() == {"state": "idle", "progress": 0.0, "remaining_sec": 0.0} | {
                 k: None
@@ -291,7 +293,7 @@ async def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
             assert set(doc["paths"]) >= {
                 f"/api/v1/{p}"
                 for p in (
-                    "health", "status", "queue", "history", "skip", "clear", "pause",
+                    "health", "status", "stats", "queue", "history", "skip", "clear", "pause",
                     "resume", "donations", "queue/{item_id}", "replay/{item_id}",
                 )
             }  # fmt: skip

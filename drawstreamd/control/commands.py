@@ -22,7 +22,7 @@ from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolEr
 from drawstreamd.model import Donation, QueueItem, donor_name
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from drawstreamd.config import Settings
     from drawstreamd.events import EventBus
@@ -59,6 +59,13 @@ class WorkerLike(Protocol):
     def progress(self) -> float: ...
     def remaining_sec(self) -> float: ...
     async def replay(self, item_id: int) -> QueueItem | None: ...
+
+
+class FrameSource(Protocol):
+    """What :meth:`Commands.stats` reads from the renderer (render.window.Renderer)."""
+
+    @property
+    def intervals(self) -> Iterable[float]: ...
 
 
 # -- the wire types ----------------------------------------------------------------------------
@@ -135,6 +142,20 @@ class RemoveReply(msgspec.Struct, kw_only=True):
     id: int
 
 
+class StatsReply(msgspec.Struct, kw_only=True):
+    """Frame pacing over the last ``seconds``: is the picture smooth?"""
+
+    seconds: float
+    frames: int
+    fps: float
+    interval_p50_ms: float
+    interval_p99_ms: float
+    interval_max_ms: float
+    late: int
+    """Frames that came more than 33 ms after the previous one (a visible stutter at 60 fps)."""
+    late_percent: float
+
+
 class PingReply(msgspec.Struct, kw_only=True):
     version: str
     protocol: str
@@ -188,6 +209,8 @@ def _float_arg(text: str, what: str) -> float:
 
 
 MAX_ID = 2**63 - 1
+LATE_SEC = 0.033
+STATS_MAX_SEC = 60.0
 
 
 def _check_id(item_id: int) -> None:
@@ -211,8 +234,11 @@ class Commands:
         journal: Journal,
         worker: WorkerLike,
         events: EventBus,
+        *,
+        frames: FrameSource | None = None,
     ) -> None:
         self.settings = settings
+        self.frames = frames
         self.queue = queue
         self.journal = journal
         self.worker = worker
@@ -229,6 +255,38 @@ class Commands:
             version=VERSION,
             protocol=PROTOCOL_VERSION,
             uptime_sec=time.monotonic() - self.started_at,
+        )
+
+    async def stats(self, seconds: float = 10.0) -> StatsReply:
+        if not 0 < seconds <= STATS_MAX_SEC:
+            raise CommandError(
+                ErrorCode.ARG, f"seconds must be above 0 and at most {STATS_MAX_SEC:g}"
+            )
+        if self.frames is None:
+            raise CommandError(ErrorCode.STATE, "no frame statistics: this daemon has no renderer")
+        window: list[float] = []
+        total = 0.0
+        for interval in reversed(list(self.frames.intervals)):
+            if total + interval > seconds and window:
+                break
+            window.append(interval)
+            total += interval
+        if not window:
+            return StatsReply(
+                seconds=0.0, frames=0, fps=0.0, interval_p50_ms=0.0, interval_p99_ms=0.0,
+                interval_max_ms=0.0, late=0, late_percent=0.0,
+            )  # fmt: skip
+        ordered = sorted(window)
+        late = sum(1 for i in window if i > LATE_SEC)
+        return StatsReply(
+            seconds=total,
+            frames=len(window),
+            fps=len(window) / total if total > 0 else 0.0,
+            interval_p50_ms=ordered[len(ordered) // 2] * 1000,
+            interval_p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+            interval_max_ms=ordered[-1] * 1000,
+            late=late,
+            late_percent=100.0 * late / len(window),
         )
 
     async def status(self) -> StatusReply:
@@ -354,6 +412,9 @@ class Commands:
             offset = _int_arg(args[1], "offset", 0, MAX_ID) if len(args) > 1 else 0
             return await self.history(limit, offset)
 
+        async def stats(args: list[str]) -> StatsReply:
+            return await self.stats(_float_arg(args[0], "seconds") if args else 10.0)
+
         async def donate(args: list[str]) -> ItemInfo:
             amount = _float_arg(args[2], "amount") if len(args) > 2 else 0.0
             currency = args[3] if len(args) > 3 else "RUB"
@@ -385,4 +446,5 @@ class Commands:
             "replay": CommandSpec(1, 1, "replay ID", by_id(self.replay)),
             "donate": CommandSpec(1, 4, "donate MESSAGE [NAME [AMOUNT [CURRENCY]]]", donate),
             "ping": CommandSpec(0, 0, "ping", no_args(self.ping)),
+            "stats": CommandSpec(0, 1, "stats [SECONDS]", stats),
         }

@@ -100,6 +100,8 @@ class Route:
     query: tuple[Param, ...] = ()
     status: int = 200
     not_found: bool = False
+    conflict: str | None = None
+    """When the command can answer 409, why."""
 
 
 _ID = Param("item_id", 1, cmd.MAX_ID, 0, "a donation id (see /queue and /history)")
@@ -108,6 +110,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/status", "What is on screen, queue length, planner", cmd.StatusReply, "status"),
     Route("GET", "/current", "The drawing on screen", cmd.CurrentReply, "current"),
     Route("GET", "/queue", "The waiting donations, oldest first", cmd.QueueReply, "queue_list"),
+    Route(
+        "GET",
+        "/stats",
+        "Frame pacing over the last seconds: is the picture smooth",
+        cmd.StatsReply,
+        "stats",
+        query=(Param("seconds", 1, 60, 10, "the window, in seconds"),),
+        conflict="this daemon has no renderer",
+    ),
     Route(
         "GET",
         "/history",
@@ -411,6 +422,8 @@ def openapi() -> bytes:
             responses["415"] = err("the body must be application/json")
         if r.call == "donate_request":
             responses["409"] = err("already in the journal")
+        if r.conflict:
+            responses["409"] = err(r.conflict)
         paths.setdefault(PREFIX + r.path, {})[r.method.lower()] = op
     paths[PREFIX + "/openapi.json"] = {
         "get": {
