@@ -35,6 +35,7 @@ _ASCII_PENIS_RE = re.compile(r"8\s*={2,}\s*[dэ>з3]|[cсє<]\s*={2,}\s*8")
 _ASCII_BREASTS_RE = re.compile(r"\(\s*[.*]\s*\)\s*\(\s*[.*]\s*\)|\(\s*\.\s*[yу]\s*\.\s*\)")
 _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
+_ARTICLES = frozenset({"a", "an", "the", "this", "that", "such", "total", "complete"})
 _WORD_RE = re.compile(r"[\w@$*!]+")
 _PROFANITY: list[Index] = []  # built on the first mask() call
 
@@ -284,7 +285,10 @@ def _neighbour_matches(word: str | None, wanted: tuple[str, ...]) -> bool:
     if word is None:
         return "<end>" in wanted
     for option in wanted:
-        if len(option) <= 2:
+        if option.endswith("="):
+            if word == option[:-1]:
+                return True
+        elif len(option) <= 2:
             if word == option:
                 return True
         elif word.startswith(option):
@@ -297,8 +301,13 @@ def _fires(entry: Entry, words: list[str], first: int, end: int) -> bool:
     if not entry.contextual:
         return True
     prev, nxt = _at(words, first - 1), _at(words, end)
-    if entry.after and prev is not None and _neighbour_matches(prev, entry.after):
-        return False
+    if entry.after and prev is not None:
+        if _neighbour_matches(prev, entry.after):
+            return False
+        # past an article: 'be a dick', 'such a pussy'
+        before_article = _at(words, first - 2) if prev in _ARTICLES else None
+        if before_article is not None and _neighbour_matches(before_article, entry.after):
+            return False
     if entry.before and (
         _neighbour_matches(nxt, entry.before)
         # one word may come in between: 'членов королевской семьи', 'nude pink lipstick'

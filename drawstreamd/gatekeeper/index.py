@@ -217,7 +217,11 @@ def _is_cyrillic(word: str) -> bool:
 def _with_translit(words: str) -> tuple[str, ...]:
     """Neighbour words, plus the transliteration of the Cyrillic ones ('komandy')."""
     listed = words.split()
-    sounds = [skeleton_of_cyrillic(w) for w in listed if _is_cyrillic(w)]
+    sounds = [
+        skeleton_of_cyrillic(w[:-1]) + "=" if w.endswith("=") else skeleton_of_cyrillic(w)
+        for w in listed
+        if _is_cyrillic(w)
+    ]
     return tuple(dict.fromkeys(listed + [s for s in sounds if s]))
 
 

@@ -31,7 +31,7 @@ HATE_CODE = "hate:code"
 # Unconditional block patterns, by rule.
 BLOCK: dict[str, str] = {
     GENITALS: """
-        пизд{а,у,ы,е,ой,ою,ам,ами,ах,енка,енку,енки,енкой,ища,ищу,ище,ищи,ятина,ятину}
+        пизд{у,ы,е,ой,ою,ам,ами,ах,енка,енку,енки,енкой,ища,ищу,ище,ищи,ятина,ятину}
         пезд{а,у,ы,е,ой,ой,ища,ищу} пиздён* пизденк* пиздищ* пиздюшк* пиздятин*
         пенис* фаллос* фаллич* фаллоимитатор* писюн* писюл* пиписьк* пиписк* пипирк*
         письк* писечк* писю пися писи писей пиписа пипису
@@ -45,7 +45,6 @@ BLOCK: dict[str, str] = {
         coochie* punani* poontang* dicc diccs фаллоимитатор* areola*
     """,
     BUTT: """
-        жоп* жеп{а,у,ы,ой,е}
         попк{а,у,и,ой,е} попочк* попу попы попой попами срак{а,у,и} задниц* ягодиц*
         дуп{а,у,и,ою} сідниц* голожоп* голозад*
         buttock* butthole* arsehole*
@@ -124,8 +123,9 @@ BLOCK: dict[str, str] = {
 class Context(NamedTuple):
     """Words that block unless their neighbours make them innocent.
 
-    Neighbour lists are space-separated; a neighbour of 1-2 letters must match exactly, a
-    longer one is a word start; "<end>" stands for the end of the message.
+    Neighbour lists are space-separated; a neighbour of 1-2 letters, or one written with a
+    trailing "=", must match exactly, any other is a word start; "<end>" stands for the end of
+    the message.
     """
 
     patterns: str
@@ -151,7 +151,7 @@ CONTEXT: tuple[Context, ...] = (
         "хуй хуя хую хуем хуе хуи хуев хуям хуями хуях хуек хуец хуйку хуйц* хуюшк* хуишк* хуищ*"
         " хуечк* хуячк*",
         GENITALS,
-        after="на ни до по в каког нах нех кличке named called зовут",
+        after="на ни до по в каког нах нех кличке named called зовут ты вы он",
         before="знает его ее тебе вам им ли",
     ),
     Context(
@@ -163,7 +163,7 @@ CONTEXT: tuple[Context, ...] = (
     Context(
         "dick dicks dik diks dikk",
         GENITALS,
-        after="moby philip k van named called uncle mr",
+        after="moby philip k van named called uncle mr be being such so what are re is was",
         before="tracy grayson van",
     ),
     Context(
@@ -172,7 +172,13 @@ CONTEXT: tuple[Context, ...] = (
         before="robin sparrow doodle crow",
         near="farm hen hens chicken rooster barn crowing feather",
     ),
-    Context("pussy pussies", GENITALS, before="cat willow foot", near="kitten kitty"),
+    Context(
+        "pussy pussies",
+        GENITALS,
+        after="be being such so what are re is was",
+        before="cat willow foot",
+        near="kitten kitty",
+    ),
     Context(
         "tit tits",
         BREASTS,
@@ -184,7 +190,7 @@ CONTEXT: tuple[Context, ...] = (
     Context(
         "ass asses arse butt butts",
         BUTT,
-        after="cigarette cig rifle gun kick bad smart wise dumb lazy",
+        after="cigarette cig rifle gun kick bad smart wise dumb lazy be being such are re is was",
         only_before="<end> and with in on naked nude cheek hole crack pic",
     ),
     Context(
@@ -230,6 +236,20 @@ CONTEXT: tuple[Context, ...] = (
         only_before="девушк девочк женщин жінк дівчин баб тян тёлк телк чоловік мужик парн",
     ),
     Context("knockers", BREASTS, after="door brass iron"),
+    Context(
+        "пизда",
+        GENITALS,
+        # 'нам пизда' (we are done for), 'пизда рулю', 'полная пизда' are idioms; the thing
+        # itself is asked for in the accusative ('нарисуй пизду'), which always blocks.
+        after="нам= вам= тебе= ему= ей= им= мне= всем= полная полный полной",
+        before="рулю котенку котёнку",
+    ),
+    Context(
+        "жоп* жеп{а,у,ы,ой,е}",
+        BUTT,
+        # 'иди в жопу', 'полная жопа' are idioms.
+        after="в во полная полную полной нам= вам= тебе= ему= им= всем=",
+    ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
     Context("cum", ACT, after="magna summa", before="laude"),
@@ -344,6 +364,7 @@ ALLOW = """
     nazir* nazareth* nazarene* klaxon*
     analyst* analys* analog* analogue* analy*
     cockadoodle* dikdik* членкорреспондент* трахтибидох* членистоног* членств* членораздельн*
+    затрах*
     cockatoo* cocktail* cockroach* cockpit* cockerel* cockney* cockle* cocker*
     titmouse titmice titan* title* titular* tithe*
     assassin* assist* assemb* assess* asset* assign* assort* assum* assur* assert*

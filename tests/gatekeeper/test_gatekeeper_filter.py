@@ -255,3 +255,23 @@ def test_latin_look_alikes_in_russian_messages(
 )
 def test_glued_and_decorated_words(gate: Gatekeeper, message: str, blocked: bool) -> None:
     assert gate.check(message).nsfw is blocked
+
+
+@pytest.mark.parametrize(
+    ("message", "blocked"),
+    [
+        ("don't be a dick, draw a cat", False),
+        ("stop being such a pussy and draw a dog", False),
+        ("you are an ass, draw a cat", False),
+        ("нам пизда, нарисуй кота", False),
+        ("нарисуй нам пизду", True),
+        ("намалюй пизду", True),
+        ("иди в жопу, нарисуй кота", False),
+        ("намалюй жопу", True),
+        ("ты хуй, нарисуй кота", False),
+        ("затрахал уже, нарисуй кота", False),
+        ("нарисуй как они трахаются", True),
+    ],
+)
+def test_insults_and_idioms_are_not_requests(gate: Gatekeeper, message: str, blocked: bool) -> None:
+    assert gate.check(message).nsfw is blocked
