@@ -219,7 +219,8 @@ class Rules:
             return None  # 'assess' is not 'asses' with a long s
         if _TRIPLE_RE.search(form):
             for repeat in (r"\1", r"\1\1"):
-                found = self._lookup(indexes, _TRIPLE_RE.sub(repeat, form))
+                squeezed = _TRIPLE_RE.sub(repeat, form)
+                found = self._lookup(indexes, squeezed) if len(squeezed) >= 3 else None
                 if found is not None:
                     return found
         tail = _TAIL_RUN_RE.search(form)
