@@ -92,7 +92,8 @@ class Browser:
 
     async def open_page(self, url: str, width: int, height: int) -> Page:
         target = await self.call(
-            "Target.createTarget", {"url": "about:blank", "width": width, "height": height}
+            "Target.createTarget",
+            {"url": "about:blank", "newWindow": True, "width": width, "height": height},
         )
         attached = await self.call(
             "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}

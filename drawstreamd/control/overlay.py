@@ -36,6 +36,8 @@ from drawstreamd.model import Status
 from drawstreamd.render.hud import CAPTION, LABELS, format_amount, format_eta
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from drawstreamd.config import Settings
     from drawstreamd.journal import Journal
     from drawstreamd.model import QueueItem
@@ -345,3 +347,15 @@ def overlay_blueprint(
         return resp
 
     return bp
+
+
+def overlay_routes(
+    settings: Settings, scene: Scene, journal: Journal, gallery_dir: Path
+) -> Callable[[trio.Event], Blueprint]:
+    """:func:`overlay_blueprint` as ``serve_http(blueprints=[...])`` wants it: given the event
+    set when the server starts to shut down."""
+
+    def make(stopping: trio.Event) -> Blueprint:
+        return overlay_blueprint(settings, scene, journal, gallery_dir, stopping=stopping)
+
+    return make

@@ -12,7 +12,8 @@
   const state = {
     connected: false, // hello, a whole frame and the HUD have arrived on the current socket
     connects: 0,
-    lastClose: null,
+    lastClose: null, // the close code of the last socket that had been open
+    attempts: 0, // connection attempts since the last socket that opened
     frames: 0,
     huds: 0,
     bytes: 0,
@@ -191,7 +192,12 @@
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/overlay/ws`;
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+    };
     socket = ws;
+    state.attempts++;
     lastMessage = Date.now();
     ws.onmessage = (ev) => {
       if (ws !== socket) return;
@@ -225,7 +231,10 @@
     };
     ws.onclose = (ev) => {
       if (ws !== socket) return;
-      state.lastClose = ev.code;
+      if (opened) {
+        state.lastClose = ev.code;
+        state.attempts = 0;
+      }
       socket = null;
       setConnected(false);
       const delay = Math.min(5000, 250 * 2 ** attempts) * (0.5 + Math.random() / 2);
