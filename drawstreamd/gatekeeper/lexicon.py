@@ -42,7 +42,7 @@ BLOCK: dict[str, str] = {
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
         dildo* buttplug* fleshlight* dickbutt* vajina* дилдо причиндал* мохнатк*
-        coochie* punani* poontang* dicc diccs фаллоимитатор* areola*
+        coochie* punani* poontang* dicc diccs пусси фаллоимитатор* areola*
     """,
     BUTT: """
         попк{а,у,и,ой,е} попочк* попу попы попой попами срак{а,у,и} задниц* ягодиц*
@@ -51,14 +51,14 @@ BLOCK: dict[str, str] = {
     """,
     BREASTS: """
         сиськ* сись* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
-        boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
+        бубс* титс* boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
     """,
     NUDITY: """
         голеньк*
         голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн* голяка голяком неглиже полуобнаж* полугол{ая,ый,ую,ые,ого,ой,ых}
-        нюдс* нюдес* upskirt* nudes noods nudity nudist* nudism topless bottomless
+        нюдс* нюдес* upskirt* nudes noods nudity nudist* nudism topless bottomless pantsless
         undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
@@ -85,7 +85,7 @@ BLOCK: dict[str, str] = {
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pr0n xvideos xhamster redtube brazzers chaturbate
-        hentai* ecchi lewd nsfw rule34 r34 onlyfans
+        hentai* ecchi lewd nsfw rule34 r34 onlyfans онлифанс*
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
         milf milfs dilf милф* oppai paizuri cameltoe* camgirl* lolicon* shotacon*
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
@@ -285,6 +285,19 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("без купальник*", NUDITY),
     ("нижнем бель*", NUDITY),
     ("половой акт*", ACT),
+    ("мужское достоинство", GENITALS),
+    ("мужского достоинства", GENITALS),
+    ("мужским достоинством", GENITALS),
+    ("причинное место", GENITALS),
+    ("причинные места", GENITALS),
+    ("private parts", GENITALS),
+    ("пятую точку", BUTT),
+    ("пятая точка", BUTT),
+    ("in the buff", NUDITY),
+    ("without pants", NUDITY),
+    ("without panties", NUDITY),
+    ("no pants", NUDITY),
+    ("no panties", NUDITY),
     ("поз* 69", ACT),
     ("69 position", ACT),
     ("position 69", ACT),
