@@ -359,3 +359,46 @@ async def test_event_socket_clients_leaving_abruptly_are_quiet(
             await trio.sleep(0.2)  # what the servers do with the leavers
             assert (await a.client.get("/health")).status_code == 200
     assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+async def test_an_unreadable_token_file_is_a_clear_error(tmp_path: Path) -> None:
+    async with open_stack(tmp_path) as st:
+        token_file = st.settings.STATE_DIR / "api_token"
+        token_file.mkdir()  # something that is not a readable file
+        with pytest.raises(HttpConfigError, match="cannot use the token file"):
+            ensure_api_token(st.settings)
+
+
+async def test_a_flood_never_refuses_the_overlay(tmp_path: Path) -> None:
+    from quart import Blueprint
+
+    def overlay(stopping: trio.Event) -> Blueprint:
+        bp = Blueprint("overlay", __name__, url_prefix="/overlay")
+
+        async def page() -> str:
+            return "overlay"
+
+        bp.add_url_rule("/", view_func=page)
+        return bp
+
+    with trio.fail_after(20):
+        async with open_stack(tmp_path, API_PORT=free_port()) as st:
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                urls = await nursery.start(
+                    functools.partial(
+                        serve_http,
+                        st.settings,
+                        st.commands,
+                        st.events,
+                        shutdown_trigger=stop.wait,
+                        blueprints=[overlay],
+                        limiter=RateLimiter(rate=0.1, burst=1),
+                    )
+                )
+                async with httpx.AsyncClient(base_url=urls[0]) as client:
+                    assert (await client.get("/api/v1/status")).status_code == 200
+                    assert (await client.get("/api/v1/status")).status_code == 429
+                    for _ in range(5):
+                        assert (await client.get("/overlay/")).status_code == 200
+                stop.set()

@@ -189,16 +189,20 @@ def ensure_api_token(settings: Settings) -> str:
     path = Path(settings.STATE_DIR) / TOKEN_FILE
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            return token
-        path.unlink()
-        return ensure_api_token(settings)
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(token + "\n")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            token = path.read_text(encoding="utf-8").strip()
+            if token:
+                return token
+            path.unlink()
+            return ensure_api_token(settings)
+        token = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise HttpConfigError(f"HTTP API: cannot use the token file {path}: {why}") from None
     log.info("HTTP API token written to %s (drawstreamctl token prints it)", path)
     return token
 
@@ -452,6 +456,11 @@ def openapi() -> bytes:
 
 
 # -- serving -------------------------------------------------------------------------------
+def _never_refused(scope: Any) -> bool:
+    """The overlay is OBS's browser source: a local flood must not blank it on stream."""
+    return str(scope.get("path", "")).startswith("/overlay")
+
+
 def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
@@ -485,7 +494,7 @@ async def serve_http(
 
     extra = [make(stopping) for make in blueprints]
     app = create_app(settings, commands, events, token=token, stopping=stopping, blueprints=extra)
-    shed = ShedLoad(app, limiter, gate=commands.gate)
+    shed = ShedLoad(app, limiter, gate=commands.gate, exempt=_never_refused)
     config = HypercornConfig()
     config.bind = [_bind(settings.API_HOST, settings.API_PORT)]
     config.graceful_timeout = 2.0
