@@ -394,14 +394,11 @@ class Commands:
         )
         if not await self.queue.submit(donation):
             raise CommandError(ErrorCode.EXIST, "this donation is already in the journal")
+        # submit() appends to the queue after its last await, so the item is still there
         for item in reversed(self.queue.pending.values()):
-            if item.donation.external_id == external_id:
+            if item.donation is donation:
                 return item_info(item)
-        # Recorded but already taken by the worker (or removed) before we looked.
-        for item in await self.journal.history(50):
-            if item.donation.external_id == external_id:
-                return item_info(item)
-        raise CommandError(ErrorCode.SYSTEM, "the donation was recorded but cannot be found")
+        raise CommandError(ErrorCode.SYSTEM, "the donation was recorded but is not queued")
 
     # -- the socket's command table --------------------------------------------------------
     def table(self) -> dict[str, CommandSpec]:
