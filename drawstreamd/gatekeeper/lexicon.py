@@ -41,7 +41,7 @@ BLOCK: dict[str, str] = {
         penis* peepee* weewee* phallus* phallic cunt cunts clit clits clitoris* vagina* vulva* labia
         dickpic* dikpic* genital* scrotum* testicle* boner boners erection* schlong*
         twat twats vajayjay hardon hardons nutsack* ballsack* елдак*
-        dildo* buttplug* fleshlight* dickbutt* vajina* дилдо причиндал* мохнатк*
+        dildo* buttplug* fleshlight* dickbutt* vajina* dyck dycks дилдо причиндал* мохнатк*
         coochie* punani* poontang* dicc diccs пусси фаллоимитатор* areola*
     """,
     BUTT: """
@@ -51,15 +51,15 @@ BLOCK: dict[str, str] = {
     """,
     BREASTS: """
         сиськ* сись* сисек сисечк* сиси сисю сися сисяндр* сисяр* титьк* титек титечк*
-        бубс* титс* boob boobs boobie titties titty tiddies tiddy tittys nipple* breasts
+        бубс* титс* boob boobs boobie titties titty tiddies tiddy tittys breasts
     """,
     NUDITY: """
         голеньк*
         голышом нагишом наг{ая,ой,ую,ие,их,им,ое} нагота наготу
         раздет* раздева* оголен* топлес*
         оголен* роздягн* голяка голяком неглиже полуобнаж* полугол{ая,ый,ую,ые,ого,ой,ых}
-        нюдс* нюдес* upskirt* nudes noods nudity nudist* nudism topless bottomless pantsless
-        undressed undressing unclothed
+        нюдс* нюдес* upskirt* nudes noods noodz nudez nudity nudist* nudism topless
+        bottomless pantsless undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
     """,
     ACT: """
@@ -91,7 +91,7 @@ BLOCK: dict[str, str] = {
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
-        шлюх* проститут* шалав* блядей бляди блядищ* блядин* шльондр* повія повію повії
+        шлюх* шлюш* проститут* шалав* блядей бляди блядищ* блядин* шльондр* повія повію повії
         пидор* пидар* пидр* педик{,а,у,ом,и,ов} педераст* гомик* давалк* потаскух*
         hooker hookers slut* whore* prostitut* faggot* fag fags cocksucker* thot thots
         путан{а,у,ы,ой,ам,ами,ах}
@@ -250,6 +250,7 @@ CONTEXT: tuple[Context, ...] = (
         # 'иди в жопу', 'полная жопа' are idioms.
         after="в во полная полную полной нам= вам= тебе= ему= им= всем=",
     ),
+    Context("nipple*", BREASTS, near="baby bottle feeding pacifier infant"),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
     Context("cum", ACT, after="magna summa", before="laude"),
@@ -314,11 +315,16 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("фашистский салют", SALUTE),
     ("без трус*", NUDITY),
     ("без лифчик*", NUDITY),
+    ("без бюстгальтер*", NUDITY),
     ("без бель*", NUDITY),
     ("без нижнего бель*", NUDITY),
     ("в стиле ню", NUDITY),
     ("без одяг*", NUDITY),
     ("without clothes", NUDITY),
+    ("without bra", NUDITY),
+    ("without underwear", NUDITY),
+    ("no bra", NUDITY),
+    ("no underwear", NUDITY),
     ("without clothing", NUDITY),
     ("no clothes", NUDITY),
     ("with no clothes", NUDITY),
@@ -414,6 +420,8 @@ TRANSLIT_COLLISIONS = frozenset(
 # glued words such as 'нарисуйсиськи').
 ANYWHERE: tuple[tuple[str, str], ...] = (
     ("жоп", BUTT),
+    ("клукс", KKK),
+    ("klux", KKK),
     ("свастик", SWASTIKA),
     ("swastik", SWASTIKA),
     ("сиськ", BREASTS),
