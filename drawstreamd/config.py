@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     LLM_MAX_STEPS: int = Field(
         60, ge=1, le=200, description="most steps the model may write (its grammar closes the plan)"
     )
+    LLM_MAX_POINTS: int = Field(
+        32, ge=3, le=256, description="most points the model may give one line/polygon/pixels step"
+    )
+    LLM_MAX_GROUP_SHAPES: int = Field(
+        12, ge=1, le=32, description="most shapes the model may put in one group"
+    )
 
     # The picture
     CANVAS_W: int = Field(96, ge=8, le=512)
