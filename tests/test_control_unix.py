@@ -12,7 +12,7 @@ import trio
 import trio.testing
 from test_control_harness import Stack, open_stack
 
-from drawstreamd.control.unix import ControlSocketInUse, serve_unix
+from drawstreamd.control.unix import ControlSocketError, ControlSocketInUse, serve_unix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -329,7 +329,7 @@ async def test_a_regular_file_in_the_way_is_not_deleted(tmp_path: Path) -> None:
             path = st.socket_path()
             path.parent.mkdir(mode=0o700)
             path.write_text("precious")
-            with pytest.raises(ControlSocketInUse, match="not a socket"):
+            with pytest.raises(ControlSocketError, match="not a socket"):
                 await serve_unix(st.settings, st.commands, st.events, path=path)
             assert path.read_text() == "precious"
 
@@ -393,3 +393,17 @@ async def test_hanging_up_in_any_state_is_quiet(
                 assert (await c.ask("ping"))[-1] == "OK"
             await trio.testing.wait_all_tasks_blocked()
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+
+
+async def test_an_impossible_socket_path_is_a_one_line_error(tmp_path: Path) -> None:
+    with trio.fail_after(10):
+        async with open_stack(tmp_path) as st:
+            blocker = st.run_dir / "file"
+            blocker.write_text("")
+            for path, why in (
+                (st.run_dir / ("x" * 120) / "control.sock", "longer than 107 bytes"),
+                (blocker / "control.sock", "cannot create"),
+            ):
+                with pytest.raises(ControlSocketError, match=why) as err:
+                    await serve_unix(st.settings, st.commands, st.events, path=path)
+                assert "\n" not in str(err.value)

@@ -47,6 +47,7 @@ log = logging.getLogger("drawstreamd.control")
 MAX_CLIENTS = 256
 SEND_TIMEOUT_SEC = 10.0
 BACKLOG = 1000
+MAX_PATH = 107
 _ACCEPT_PAUSE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 _BUILTINS = (
     "close",
@@ -59,7 +60,11 @@ _BUILTINS = (
 )
 
 
-class ControlSocketInUse(Exception):
+class ControlSocketError(Exception):
+    """The control socket cannot be set up; the message is one line for the operator."""
+
+
+class ControlSocketInUse(ControlSocketError):
     """Another daemon answers on the control socket."""
 
 
@@ -68,16 +73,30 @@ class _Close(Exception):
 
 
 def _prepare_path(path: Path) -> None:
+    if len(os.fsencode(path)) > MAX_PATH:
+        raise ControlSocketError(
+            f"control socket {path}: path longer than {MAX_PATH} bytes (a Unix socket limit);"
+            " choose a shorter --socket"
+        )
     parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise ControlSocketError(f"control socket {path}: cannot create {parent}: not a directory")
     if not parent.exists():
-        parent.mkdir(mode=0o700, parents=True)
-        os.chmod(parent, 0o700)
+        try:
+            parent.mkdir(mode=0o700, parents=True)
+            os.chmod(parent, 0o700)
+        except OSError as exc:
+            raise ControlSocketError(
+                f"control socket {path}: cannot create {parent}: {exc.strerror}"
+            ) from None
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
         return
+    except OSError as exc:
+        raise ControlSocketError(f"control socket {path}: {exc.strerror}") from None
     if not stat.S_ISSOCK(mode):
-        raise ControlSocketInUse(f"control socket {path}: exists and is not a socket; remove it")
+        raise ControlSocketError(f"control socket {path}: exists and is not a socket; remove it")
     probe = stdsocket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
@@ -121,18 +140,24 @@ async def serve_unix(
 
     Owns the socket file (replacing a stale one, removing it on exit) and one task per
     client. ``task_status.started(path)`` once listening. Raises :class:`ControlSocketInUse`
-    when another daemon answers on ``path``.
+    when another daemon answers on ``path``, :class:`ControlSocketError` when the socket
+    cannot be made (path too long, directory not writable…).
     """
     _prepare_path(path)
     sock = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
         await sock.bind(str(path))
+        os.chmod(path, 0o600)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ControlSocketError(
+            f"control socket {path}: cannot listen: {exc.strerror or exc}"
+        ) from None
     finally:
         os.umask(old_umask)
-    os.chmod(path, 0o600)
     inode = _inode(path)
-    sock.listen(1024)
     listener = trio.SocketListener(sock)
     table = commands.table()
     active = 0
