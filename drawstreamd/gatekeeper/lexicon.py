@@ -84,7 +84,7 @@ BLOCK: dict[str, str] = {
     """,
     PORN: """
         эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
-        erotic* porn* pron pr0n xvideos xhamster redtube brazzers chaturbate
+        erotic* porn* pron pronz xvideos xhamster redtube brazzers chaturbate
         hentai* ecchi lewd nsfw rule34 r34 onlyfans онлифанс*
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
         milf milfs dilf милф* oppai paizuri cameltoe* camgirl* lolicon* shotacon*
@@ -251,6 +251,11 @@ CONTEXT: tuple[Context, ...] = (
         after="в во полная полную полной нам= вам= тебе= ему= им= всем=",
     ),
     Context("nipple*", BREASTS, near="baby bottle feeding pacifier infant"),
+    Context(
+        "screwing screwed",
+        ACT,
+        only_before="<end> her him each them someone",
+    ),
     Context("sperm", ACT, before="whale"),
     Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
     Context("cum", ACT, after="magna summa", before="laude"),

@@ -208,6 +208,10 @@ class Rules:
                 found = _masked_index(masked).lookup(form)
             if found is None and squeeze:
                 found = self._squeezed(indexes, form)
+            elif found is None and indexes is _RU:
+                found = indexes[1].lookup(form)  # a double letter written once: 'фалос'
+            if found is None and squeeze and _LEET_RE.search(raw):
+                found = self._lookup(indexes, collapse(form))  # doubled leet: 'd!!ck'
             if found is not None:
                 return found
         return None

@@ -13,6 +13,7 @@ HOLDOUT = HERE / "corpus_holdout.tsv"
 HOLDOUT2 = HERE / "corpus_holdout2.tsv"
 HOLDOUT3 = HERE / "corpus_holdout3.tsv"
 HOLDOUT4 = HERE / "corpus_holdout4.tsv"
+HOLDOUT5 = HERE / "corpus_holdout5.tsv"
 
 
 def load(path: Path) -> list[tuple[bool, str]]:
@@ -72,7 +73,9 @@ if __name__ == "__main__":
     import sys
 
     gate = Gatekeeper()
-    for path in (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4) if "--all" in sys.argv else (TUNE,):
+    for path in (
+        (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5) if "--all" in sys.argv else (TUNE,)
+    ):
         s = score(gate, load(path))
         print(s.line(path.name))
         for m in s.missed:

@@ -10,14 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from gatekeeper_corpus import HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, TUNE, load, score
+from gatekeeper_corpus import (
+    HOLDOUT,
+    HOLDOUT2,
+    HOLDOUT3,
+    HOLDOUT4,
+    HOLDOUT5,
+    TUNE,
+    load,
+    score,
+)
 
 from drawstreamd.gatekeeper.filter import Gatekeeper
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4)
+ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5)
 
 
 def test_corpus_is_big_balanced_and_without_repeats() -> None:
@@ -30,7 +39,9 @@ def test_corpus_is_big_balanced_and_without_repeats() -> None:
     assert len(set(messages)) == len(messages), "a message appears twice (or in two halves)"
 
 
-@pytest.mark.parametrize("path", ALL, ids=["tune", "holdout", "holdout2", "holdout3", "holdout4"])
+@pytest.mark.parametrize(
+    "path", ALL, ids=["tune", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"]
+)
 def test_recall_and_false_blocks(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = score(Gatekeeper(), load(path))
     with capsys.disabled():
