@@ -8,7 +8,7 @@ import io
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 import trio.testing
@@ -30,7 +30,7 @@ class Run:
         self.out = out
         self.err = err
 
-    def json(self) -> dict[str, object]:
+    def json(self) -> dict[str, Any]:
         value = json.loads(self.out)
         assert isinstance(value, dict)
         return value
@@ -107,8 +107,8 @@ async def test_donate_queue_remove_clear_history(tmp_path: Path) -> None:
             cleared = await run_ctl("--socket", sock, "--json", "clear")
             assert cleared.json() == {"cleared": 2}
             history = (await run_ctl("--socket", sock, "history", "2", "--json")).json()
-            assert [i["id"] for i in history["items"]] == [3, 2]  # type: ignore[index]
-            assert {i["status"] for i in history["items"]} == {"skipped"}  # type: ignore[index]
+            assert [i["id"] for i in history["items"]] == [3, 2]
+            assert {i["status"] for i in history["items"]} == {"skipped"}
             empty = (await run_ctl("--socket", sock, "queue", "--json")).json()
             assert empty == {"paused": True, "length": 0, "items": []}
 
@@ -233,17 +233,17 @@ async def test_token_prints_the_generated_token(
 
 
 def test_default_socket_follows_the_daemons_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drawstreamd.config import Settings
+    from drawstreamd import config
 
     monkeypatch.delenv("CONTROL_SOCKET", raising=False)
     monkeypatch.delenv("STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-    assert ctl.default_socket() == Settings().control_socket()
+    assert ctl.default_socket() == config.load(None).control_socket()
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     monkeypatch.setenv("XDG_STATE_HOME", "/home/u/.state")
-    assert ctl.default_socket() == Settings().control_socket()
+    assert ctl.default_socket() == config.load(None).control_socket()
     monkeypatch.setenv("CONTROL_SOCKET", "/tmp/x.sock")
-    assert ctl.default_socket() == Settings().control_socket()
+    assert ctl.default_socket() == config.load(None).control_socket()
 
 
 async def test_drawstreamctl_loads_nothing_heavy(tmp_path: Path) -> None:

@@ -257,6 +257,7 @@ async def test_events_websocket_streams_events_and_closes_1001_on_shutdown(
                 a.stop.set()
                 with trio.fail_after(1), pytest.raises(trio_websocket.ConnectionClosed) as closed:
                     await ws.get_message()
+                assert closed.value.reason is not None
                 assert closed.value.reason.code == 1001
 
 
