@@ -125,7 +125,9 @@ async def test_the_request_is_streamed_schema_constrained_and_quotes_the_message
         "json_schema": {
             "name": "canvas_plan",
             "strict": True,
-            "schema": prompt.llm_schema(dsl.json_schema(), max_steps=60),
+            "schema": prompt.llm_schema(
+                dsl.json_schema(), prompt.Caps(steps=60, points=32, shapes=12, text=120)
+            ),
         },
     }
     assert body["messages"][0]["role"] == "system"
@@ -169,7 +171,7 @@ async def test_the_step_cap_bounds_the_grammar_and_the_plan(
     assert len(out.steps) == 4
     body = fake.requests[0]
     assert body["response_format"]["json_schema"]["schema"]["properties"]["steps"]["maxItems"] == 4
-    assert "At most 4 steps" in body["messages"][0]["content"]
+    assert "At most 4 steps, 32 points" in body["messages"][0]["content"]
 
 
 async def test_planning_can_be_cancelled_midstream_and_the_next_plan_still_works(

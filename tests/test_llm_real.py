@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
     from conftest_llama import LlamaServer
 
-MAX_TOKENS = 600
-MAX_STEPS = 3
-"""The grammar closes the plan after this many steps, long before ``MAX_TOKENS`` (at
-temperature 0 the tiny model would otherwise repeat one step until it runs out of tokens)."""
+MAX_STEPS = 2
+MAX_POINTS = 4
+MAX_SHAPES = 2
+"""With these caps the grammar closes any plan well within ``MAX_TOKENS``: at temperature 0
+the tiny model tends to repeat a point or a step until something stops it."""
+MAX_TOKENS = 1000
 TIMEOUT = 240.0
 """The first request evaluates the ~2000-token prompt: half a minute on a busy 2-core box."""
 
@@ -42,6 +44,8 @@ def settings_for(server: LlamaServer, **overrides: Any) -> Settings:
         "LLM_MODEL_ID": server.model,
         "LLM_MAX_TOKENS": MAX_TOKENS,
         "LLM_MAX_STEPS": MAX_STEPS,
+        "LLM_MAX_POINTS": MAX_POINTS,
+        "LLM_MAX_GROUP_SHAPES": MAX_SHAPES,
         "LLM_TEMPERATURE": 0.0,
         "LLM_ATTEMPTS": 1,
         "LLM_TIMEOUT_SEC": TIMEOUT,
@@ -147,6 +151,8 @@ async def test_plan_command_against_the_real_server(
         LLM_MODEL_ID=llama_server.model,
         LLM_MAX_TOKENS=str(MAX_TOKENS),
         LLM_MAX_STEPS=str(MAX_STEPS),
+        LLM_MAX_POINTS=str(MAX_POINTS),
+        LLM_MAX_GROUP_SHAPES=str(MAX_SHAPES),
         LLM_TIMEOUT_SEC=str(TIMEOUT),
         LLM_TEMPERATURE="0",
     )

@@ -47,6 +47,8 @@ log = logging.getLogger("drawstreamd.llm")
 FEW_SHOT = 3
 """How many builtin plans go into the prompt as examples."""
 PROBE_TIMEOUT_SEC = 3.0
+TEXT_CAP = 60
+"""Longest text the model may write in one step (a caption, not a letter)."""
 
 
 class LLMError(PlannerError):
@@ -81,7 +83,13 @@ class OpenAIPlanner:
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
         self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
-        self._schema = prompt.llm_schema(dsl.json_schema(), max_steps=self._max_steps)
+        caps = prompt.Caps(
+            steps=self._max_steps,
+            points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
+            shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
+            text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
+        )
+        self._schema = prompt.llm_schema(dsl.json_schema(), caps)
         self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
         self._system = prompt.system_prompt(
             self._schema,
@@ -89,7 +97,7 @@ class OpenAIPlanner:
             canvas_h=settings.CANVAS_H,
             palette=list(dsl.PALETTE),
             animations=list(dsl.ANIMATIONS),
-            max_steps=self._max_steps,
+            caps=caps,
             total_ms=dsl.LIMITS.TOTAL_MS,
             default_ms=settings.DEFAULT_STEP_DURATION_MS,
         )

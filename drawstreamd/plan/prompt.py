@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 MESSAGE_CHARS = 500
@@ -32,7 +33,8 @@ The canvas is {w}x{h} pixels, origin top-left, x to the right, y down; coordinat
 integer pixels (0..{xmax}, 0..{ymax}); values outside are clipped.
 A plan is {{"v":1,"seed":<int>,"bg":<colour or null>,"steps":[<step>, ...]}}.
 Steps are drawn in order, later ones on top: background shapes first, details last.
-At most {max_steps} steps; a whole drawing takes at most {total_s} seconds.
+At most {max_steps} steps, {max_points} points in one "p" and {max_shapes} shapes in one group;
+a whole drawing takes at most {total_s} seconds.
 Colours: "#rgb", "#rrggbb" or one of these names: {palette}.
 Every step has "op" first and its own colour "c"; optional on every step:
 "a" animation ({anims}), "ms" duration in milliseconds (default {default_ms}), "d" delay in
@@ -83,7 +85,7 @@ def system_prompt(
     canvas_h: int,
     palette: list[str],
     animations: list[str],
-    max_steps: int,
+    caps: Caps,
     total_ms: int,
     default_ms: int,
 ) -> str:
@@ -92,7 +94,9 @@ def system_prompt(
         h=canvas_h,
         xmax=canvas_w - 1,
         ymax=canvas_h - 1,
-        max_steps=max_steps,
+        max_steps=caps.steps,
+        max_points=caps.points,
+        max_shapes=caps.shapes,
         total_s=total_ms // 1000,
         palette=", ".join(palette),
         anims=", ".join(animations),
@@ -143,16 +147,51 @@ def portable_schema(node: Any) -> Any:
     return out
 
 
-def llm_schema(schema: dict[str, Any], *, max_steps: int) -> dict[str, Any]:
-    """The schema sent to the model: portable, with at most ``max_steps`` steps.
+@dataclass(frozen=True)
+class Caps:
+    """How much the model may write: the grammar ends every list and text at these sizes.
 
-    A lower ``maxItems`` than the validator's limit makes the grammar close the plan there,
-    so even a model stuck repeating itself finishes a plan before ``max_tokens``.
+    Lower than the validator's limits, so that a model stuck repeating a point, a shape or
+    a step still finishes its plan long before ``max_tokens``.
     """
+
+    steps: int
+    points: int
+    shapes: int
+    text: int
+
+
+def llm_schema(schema: dict[str, Any], caps: Caps) -> dict[str, Any]:
+    """The schema sent to the model: the DSL's, portable, with every list and text capped."""
     out: dict[str, Any] = portable_schema(schema)
-    steps = out["properties"]["steps"]
-    steps["maxItems"] = min(max_steps, steps.get("maxItems", max_steps))
+    _cap(out["properties"]["steps"], "maxItems", caps.steps)
+    for node in _objects(out["properties"]["steps"]):
+        props = node["properties"]
+        if props.get("p", {}).get("type") == "array":
+            _cap(props["p"], "maxItems", caps.points)
+        if props.get("s", {}).get("type") == "array":
+            _cap(props["s"], "maxItems", caps.shapes)
+        if props.get("t", {}).get("type") == "string":
+            _cap(props["t"], "maxLength", caps.text)
     return out
+
+
+def _cap(node: dict[str, Any], key: str, limit: int) -> None:
+    node[key] = min(limit, node.get(key, limit))
+
+
+def _objects(node: Any) -> list[dict[str, Any]]:
+    """Every object schema (one with ``properties``) inside ``node``."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, list):
+        for v in node:
+            found += _objects(v)
+    elif isinstance(node, dict):
+        if isinstance(node.get("properties"), dict):
+            found.append(node)
+        for v in node.values():
+            found += _objects(v)
+    return found
 
 
 def request_body(
