@@ -33,8 +33,8 @@ BLOCK: dict[str, str] = {
     GENITALS: """
         пизд{у,ы,е,ой,ою,ам,ами,ах,енка,енку,енки,енкой,ища,ищу,ище,ищи,ятина,ятину}
         пезд{а,у,ы,е,ой,ой,ища,ищу} пиздён* пизденк* пиздищ* пиздюшк* пиздятин*
-        пенис* фаллос* фаллич* фаллоимитатор* писюн* писюл* пиписьк* пиписк* пипирк*
-        письк* писечк* писю пися писи писей пиписа пипису
+        пенис* фаллос* фаллич* фаллоимитатор* писюн* писюл* пипис* пипирк*
+        письк* писечк* писю пися писи писей
         залуп{а,у,ы,е,ой} мошонк* вагин* влагалищ* вульв* клитор* гениталь* генитали*
         манд{а,у,ы,е,ой} елд{а,у,ы,ой,е} ануса анусом анус анусы
         цицьк* пісюн* піхв*
@@ -83,7 +83,7 @@ BLOCK: dict[str, str] = {
         поебушк* coitus copulat* lapdance
     """,
     PORN: """
-        эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
+        эро эроти* ероти* порн* порев{о,а,у,ом} порнух* порнушк* хентай* эччи
         erotic* porn* pron pronz xvideos xhamster redtube brazzers chaturbate
         hentai* ecchi lewd nsfw rule34 r34 onlyfans онлифанс*
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
@@ -257,7 +257,11 @@ CONTEXT: tuple[Context, ...] = (
         only_before="<end> her him each them someone",
     ),
     Context("sperm", ACT, before="whale"),
-    Context("naked nakedness", NUDITY, before="mole eye flame truth ape singularit"),
+    Context(
+        "naked nakedness",
+        NUDITY,
+        before="mole eye flame truth ape singularit tree branch wall blade sword bulb wire",
+    ),
     Context("cum", ACT, after="magna summa", before="laude"),
     Context("обнаж*", NUDITY, before="меч клин шпаг сабл лезви кинжал оруж шашк катан"),
     Context(

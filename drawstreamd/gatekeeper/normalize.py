@@ -293,6 +293,8 @@ class _Reader:
 
 
 _CYR_READER = _Reader(_TO_CYR)
+# An all-Latin word with leet digits ('n1zda', 'p0ny'): p stays р, or 'p0ny' would be 'попу'.
+_LATIN_LEET_READER = _Reader({**_TO_CYR, "p": ("р",)})
 _LAT_READER = _Reader(_TO_LAT)
 # Latin letters that look like Cyrillic ones (upper or lower case), nothing phonetic.
 _TWINS: dict[str, tuple[str, ...]] = {
@@ -325,6 +327,11 @@ def twin_variants(word: str) -> list[str]:
 def cyrillic_variants(word: str) -> list[str]:
     """Readings of a word as Cyrillic (first is the most likely)."""
     return _CYR_READER(word)
+
+
+def latin_leet_as_cyrillic(word: str) -> list[str]:
+    """Readings as Cyrillic of an all-Latin word written with leet digits."""
+    return _LATIN_LEET_READER(word)
 
 
 def latin_variants(word: str) -> list[str]:

@@ -24,6 +24,7 @@ from drawstreamd.gatekeeper.normalize import (
     collapse,
     cyrillic_variants,
     fold,
+    latin_leet_as_cyrillic,
     latin_variants,
     main_form,
     script_counts,
@@ -179,7 +180,7 @@ class Rules:
         English message, only with an x or a leet digit ('fan' would turn into 'фап').
         """
         if leet:
-            forms = cyrillic_variants(piece)
+            forms = latin_leet_as_cyrillic(piece)
         elif TWINS_RE.fullmatch(piece) and (cyr_context or "x" in piece):
             forms = twin_variants(piece)
         else:

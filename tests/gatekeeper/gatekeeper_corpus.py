@@ -14,6 +14,7 @@ HOLDOUT2 = HERE / "corpus_holdout2.tsv"
 HOLDOUT3 = HERE / "corpus_holdout3.tsv"
 HOLDOUT4 = HERE / "corpus_holdout4.tsv"
 HOLDOUT5 = HERE / "corpus_holdout5.tsv"
+HOLDOUT6 = HERE / "corpus_holdout6.tsv"
 
 
 def load(path: Path) -> list[tuple[bool, str]]:
@@ -74,7 +75,9 @@ if __name__ == "__main__":
 
     gate = Gatekeeper()
     for path in (
-        (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5) if "--all" in sys.argv else (TUNE,)
+        (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6)
+        if "--all" in sys.argv
+        else (TUNE,)
     ):
         s = score(gate, load(path))
         print(s.line(path.name))

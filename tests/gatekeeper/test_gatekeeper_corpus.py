@@ -16,6 +16,7 @@ from gatekeeper_corpus import (
     HOLDOUT3,
     HOLDOUT4,
     HOLDOUT5,
+    HOLDOUT6,
     TUNE,
     load,
     score,
@@ -26,7 +27,7 @@ from drawstreamd.gatekeeper.filter import Gatekeeper
 if TYPE_CHECKING:
     from pathlib import Path
 
-ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5)
+ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6)
 
 
 def test_corpus_is_big_balanced_and_without_repeats() -> None:
