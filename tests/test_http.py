@@ -403,3 +403,36 @@ async def test_a_flood_never_refuses_the_overlay(tmp_path: Path) -> None:
                     for _ in range(5):
                         assert (await client.get("/overlay/")).status_code == 200
                 stop.set()
+
+
+async def test_one_client_gets_at_most_16_event_sockets(tmp_path: Path) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            host, port = a.url.removeprefix("http://").rsplit(":", 1)
+            async with contextlib.AsyncExitStack() as stack:
+                nursery = await stack.enter_async_context(trio.open_nursery())
+                for _ in range(16):
+                    stream = await trio.open_tcp_stream(host, int(port))
+                    await stack.enter_async_context(stream)
+                    await trio_websocket.wrap_client_stream(nursery, stream, host, "/api/v1/events")
+                r = await a.client.get("/events", headers=upgrade)
+                assert r.status_code == 429
+                assert "16 event sockets" in r.json()["message"]
+                nursery.cancel_scope.cancel()
+            await trio.sleep(0.2)  # the server sees them go
+            async with trio.open_nursery() as nursery:
+                stream = await trio.open_tcp_stream(host, int(port))
+                async with stream:
+                    ws = await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, "/api/v1/events?kinds=queued"
+                    )
+                    await trio.sleep(0.1)
+                    await a.st.commands.donate("кот")
+                    assert json.loads(await ws.get_message())["kind"] == "queued"
+                    nursery.cancel_scope.cancel()

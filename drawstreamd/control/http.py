@@ -45,6 +45,7 @@ log = logging.getLogger("drawstreamd.http")
 PREFIX = "/api/v1"
 MAX_BODY = 16 * 1024
 MAX_WS_PER_CLIENT = 16
+MAX_WS = 256
 WS_SEND_TIMEOUT_SEC = 10.0
 TOKEN_FILE = "api_token"
 
@@ -290,6 +291,8 @@ def api_blueprint(
         client = websocket.remote_addr or "?"
         if sockets_per_client.get(client, 0) >= MAX_WS_PER_CLIENT:
             return _error(ErrorCode.BUSY, f"at most {MAX_WS_PER_CLIENT} event sockets per client")
+        if sum(sockets_per_client.values()) >= MAX_WS:
+            return _error(ErrorCode.BUSY, f"at most {MAX_WS} event sockets")
         sockets_per_client[client] = sockets_per_client.get(client, 0) + 1
         try:
             await websocket.accept()
