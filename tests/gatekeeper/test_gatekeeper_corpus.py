@@ -40,9 +40,7 @@ def test_corpus_is_big_balanced_and_without_repeats() -> None:
     assert len(set(messages)) == len(messages), "a message appears twice (or in two halves)"
 
 
-@pytest.mark.parametrize(
-    "path", ALL, ids=["tune", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"]
-)
+@pytest.mark.parametrize("path", ALL, ids=[path.stem.removeprefix("corpus_") for path in ALL])
 def test_recall_and_false_blocks(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = score(Gatekeeper(), load(path))
     with capsys.disabled():
