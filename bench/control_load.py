@@ -315,7 +315,7 @@ def run_against_process(args: argparse.Namespace, tmp: Path) -> None:
             if daemon.poll() is not None or time.monotonic() > deadline:
                 sys.exit("the daemon did not start")
             time.sleep(0.1)
-        ctl = Client(sock, 30.0)
+        ctl = Client(str(sock), 30.0)
         for n in range(200):  # enough to keep drawing all along
             ctl.ask("donate", f"нарисуй кота {n}")
         time.sleep(1.0 + args.seconds)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -19,7 +20,6 @@ from drawstreamd import ctl
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     import pytest
 
@@ -238,12 +238,12 @@ def test_default_socket_follows_the_daemons_rule(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("CONTROL_SOCKET", raising=False)
     monkeypatch.delenv("STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-    assert ctl.default_socket() == config.load(None).control_socket()
+    assert Path(ctl.default_socket()) == config.load(None).control_socket()
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     monkeypatch.setenv("XDG_STATE_HOME", "/home/u/.state")
-    assert ctl.default_socket() == config.load(None).control_socket()
+    assert Path(ctl.default_socket()) == config.load(None).control_socket()
     monkeypatch.setenv("CONTROL_SOCKET", "/tmp/x.sock")
-    assert ctl.default_socket() == config.load(None).control_socket()
+    assert Path(ctl.default_socket()) == config.load(None).control_socket()
 
 
 async def test_drawstreamctl_loads_nothing_heavy(tmp_path: Path) -> None:
