@@ -143,8 +143,8 @@ class Rules:
         if cyr or (leet and not lat):
             odd = lat or leet or _NOT_RUSSIAN_RE.search(piece) is not None
             forms = cyrillic_variants(piece) if odd else [piece]
-            if "ь" in piece[1:-1] or "ъ" in piece:
-                forms = [*forms, forms[0].replace("ь", "").replace("ъ", "")]  # 'чьлен'
+            if "ь" in piece[1:] or "ъ" in piece:
+                forms = [*forms, forms[0].replace("ь", "").replace("ъ", "")]  # 'чьлен', 'хуйь'
             found = self._lookup_forms(_RU, forms, squeeze, piece)
             if found is not None:
                 return found

@@ -15,6 +15,8 @@ HOLDOUT3 = HERE / "corpus_holdout3.tsv"
 HOLDOUT4 = HERE / "corpus_holdout4.tsv"
 HOLDOUT5 = HERE / "corpus_holdout5.tsv"
 HOLDOUT6 = HERE / "corpus_holdout6.tsv"
+HOLDOUT7 = HERE / "corpus_holdout7.tsv"
+ALL_HALVES = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7)
 
 
 def load(path: Path) -> list[tuple[bool, str]]:
@@ -74,11 +76,7 @@ if __name__ == "__main__":
     import sys
 
     gate = Gatekeeper()
-    for path in (
-        (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6)
-        if "--all" in sys.argv
-        else (TUNE,)
-    ):
+    for path in ALL_HALVES if "--all" in sys.argv else (TUNE,):
         s = score(gate, load(path))
         print(s.line(path.name))
         for m in s.missed:

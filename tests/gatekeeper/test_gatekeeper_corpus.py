@@ -17,6 +17,7 @@ from gatekeeper_corpus import (
     HOLDOUT4,
     HOLDOUT5,
     HOLDOUT6,
+    HOLDOUT7,
     TUNE,
     load,
     score,
@@ -27,7 +28,7 @@ from drawstreamd.gatekeeper.filter import Gatekeeper
 if TYPE_CHECKING:
     from pathlib import Path
 
-ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6)
+ALL = (TUNE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7)
 
 
 def test_corpus_is_big_balanced_and_without_repeats() -> None:
