@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 def corpus_messages() -> list[str]:
     messages: list[str] = []
-    for name in ("corpus_tune.tsv", "corpus_holdout.tsv"):
-        path = ROOT / "tests" / "gatekeeper" / name
+    for path in sorted((ROOT / "tests" / "gatekeeper").glob("corpus_*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line and not line.startswith("#"):
                 messages.append(line.split("\t", 1)[1])
