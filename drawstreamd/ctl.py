@@ -180,7 +180,53 @@ def _token(state_dir: str | None) -> int:
 
 
 # -- command line ------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+class _Skip:
+    """Stands for a subcommand parser that this run does not need."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+COMMANDS = frozenset(
+    [
+        "status",
+        "current",
+        "queue",
+        "history",
+        "skip",
+        "clear",
+        "pause",
+        "resume",
+        "remove",
+        "replay",
+        "donate",
+        "ping",
+        "stats",
+        "commands",
+        "events",
+        "token",
+    ]
+)
+_VALUED = ("--socket", "--timeout")
+
+
+def _pick(argv: list[str]) -> str | None:
+    """The subcommand argv names (status when none), or None when the full parser is needed."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in ("-h", "--help"):
+            return None
+        elif word in _VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return "status"
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, just that subcommand's parser (a faster start)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     common.add_argument(
@@ -198,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=10.0, help="seconds to wait for a reply (default 10)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, text: str, description: str | None = None) -> Any:
+        if only is not None and name != only:
+            return _Skip()
+        return sub.add_parser(name, parents=[common], help=text, description=description or text)
+
     simple = {
         "status": "what is on screen and how long the queue is (the default)",
         "current": "the drawing on screen",
@@ -210,30 +262,29 @@ def build_parser() -> argparse.ArgumentParser:
         "commands": "list the protocol's commands",
     }
     for name, text in simple.items():
-        sub.add_parser(name, parents=[common], help=text, description=text)
-    p = sub.add_parser("stats", parents=[common], help="frame pacing: is the picture smooth?")
+        add(name, text)
+    p = add("stats", "frame pacing: is the picture smooth?")
     p.add_argument("seconds", nargs="?", type=float, default=10.0, help="the window (default 10)")
-    p = sub.add_parser("history", parents=[common], help="past donations, newest first")
+    p = add("history", "past donations, newest first")
     p.add_argument("count", nargs="?", type=int, default=None, help="how many (default 20)")
     p.add_argument("--offset", type=int, default=0, help="skip this many of the newest")
     for name, text in (
         ("remove", "drop one waiting donation"),
         ("replay", "draw a past one again"),
     ):
-        p = sub.add_parser(name, parents=[common], help=text, description=text)
+        p = add(name, text)
         p.add_argument("id", type=int, help="the donation id (see queue / history)")
-    p = sub.add_parser("donate", parents=[common], help="queue a test donation")
+    p = add("donate", "queue a test donation")
     p.add_argument("message", nargs="+", help="what to draw")
     p.add_argument("--name", default="", help="the donor's name (default: anonymous)")
     p.add_argument("--amount", type=float, default=0.0, help="the amount (default 0)")
     p.add_argument("--currency", default="RUB", help="three letters (default RUB)")
-    p = sub.add_parser("events", parents=[common], help="follow notifications as JSON lines")
+    p = add("events", "follow notifications as JSON lines")
     p.add_argument("kinds", nargs="*", help="only these kinds (queued, started, finished…)")
-    p = sub.add_parser(
+    p = add(
         "token",
-        parents=[common],
-        help="print the HTTP API token",
-        description="Print the HTTP API bearer token: $API_TOKEN if set, else the one "
+        "print the HTTP API token",
+        "Print the HTTP API bearer token: $API_TOKEN if set, else the one "
         "drawstreamd generated into <state dir>/api_token on first start.",
     )
     p.add_argument("--state-dir", default=None, help="the daemon's state directory")
@@ -261,7 +312,8 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(_pick(words)).parse_args(words)
     args.command = args.command or "status"
     if args.command == "token":
         return _token(args.state_dir)

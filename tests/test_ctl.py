@@ -265,3 +265,28 @@ async def test_drawstreamctl_loads_nothing_heavy(tmp_path: Path) -> None:
     out = result.stdout.decode()
     assert '"state": "idle"' in out
     assert out.strip().endswith("HEAVY [] 0")
+
+
+def test_every_subcommand_parses_alone_as_in_the_full_parser() -> None:
+    """The fast path builds one subcommand's parser; it must read argv as the full one does."""
+    cases = [
+        ["status"],
+        [],
+        ["--json"],
+        ["--socket", "/x", "queue", "--json"],
+        ["history", "5", "--offset", "2"],
+        ["remove", "3"],
+        ["replay", "4"],
+        ["donate", "--name", "N", "--amount", "1.5", "--currency", "EUR", "нарисуй", "кота"],
+        ["events", "queued", "started"],
+        ["stats", "2"],
+        ["token", "--state-dir", "/s"],
+        ["--timeout", "3", "skip"],
+    ]
+    for argv in cases:
+        fast = ctl.build_parser(ctl._pick(argv)).parse_args(argv)
+        full = ctl.build_parser().parse_args(argv)
+        assert vars(fast) == vars(full), argv
+    assert {ctl._pick([c]) for c in ctl.COMMANDS} == set(ctl.COMMANDS)
+    assert ctl._pick(["frobnicate"]) is None
+    assert ctl._pick(["--help"]) is None  # the full list of subcommands
