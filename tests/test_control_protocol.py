@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drawstreamd.control import commands as cmd
-from drawstreamd.control import http
+from drawstreamd.control import openapi
 from drawstreamd.control.protocol import (
     FIELD_TYPES,
     MAX_LINE,
@@ -122,7 +122,7 @@ def test_acks_round_trip() -> None:
 
 
 def _reply_types() -> set[type[msgspec.Struct]]:
-    return {r.reply for r in http.ROUTES}
+    return {r.reply for r in openapi.ROUTES}
 
 
 @pytest.mark.parametrize("reply", sorted(_reply_types(), key=repr))

@@ -1,8 +1,8 @@
 """The HTTP/WebSocket API: a Quart-Trio app over the one command layer, served by Hypercorn.
 
-Every route is declared once in :data:`ROUTES`; the Quart rules and the OpenAPI document at
-``/api/v1/openapi.json`` are both built from that table and from the msgspec types in
-:mod:`drawstreamd.control.commands`, so the document cannot drift from what is served.
+Every route is declared once in :data:`drawstreamd.control.openapi.ROUTES`; the Quart rules
+and the OpenAPI document at ``/api/v1/openapi.json`` are both built from that table and from
+the msgspec types in :mod:`drawstreamd.control.commands`, so they cannot drift apart.
 
 Reading needs no credentials; changing anything needs ``Authorization: Bearer <token>``.
 The token is ``API_TOKEN`` or, when that is unset, one generated on first start into
@@ -11,7 +11,6 @@ The token is ``API_TOKEN`` or, when that is unset, one generated on first start 
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import ipaddress
 import logging
@@ -30,9 +29,18 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from drawstreamd.control import commands as cmd
+from drawstreamd.control.openapi import (
+    PREFIX,
+    ROUTES,
+    STATUS_FOR,
+    ErrorReply,
+    Param,
+    Route,
+    openapi,
+)
 from drawstreamd.control.protocol import ErrorCode, ProtocolError
 from drawstreamd.control.ratelimit import RateLimiter, ShedLoad
-from drawstreamd.model import EVENT_KINDS, Event
+from drawstreamd.model import EVENT_KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Sequence
@@ -42,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("drawstreamd.http")
 
-PREFIX = "/api/v1"
 MAX_BODY = 16 * 1024
 MAX_WS_PER_CLIENT = 16
 MAX_WS = 256
@@ -53,118 +60,9 @@ BlueprintFactory = Callable[[trio.Event], Blueprint]
 """Builds a blueprint for the app (the overlay, the gallery), given the event that is set
 when the server starts to shut down (WebSockets close on it)."""
 
-STATUS_FOR: dict[ErrorCode, int] = {
-    ErrorCode.NOT_LIST: 400,
-    ErrorCode.ARG: 400,
-    ErrorCode.PERMISSION: 401,
-    ErrorCode.UNKNOWN: 404,
-    ErrorCode.NO_EXIST: 404,
-    ErrorCode.STATE: 409,
-    ErrorCode.EXIST: 409,
-    ErrorCode.BUSY: 429,
-    ErrorCode.SYSTEM: 503,
-}
-
-
-class ErrorReply(msgspec.Struct, kw_only=True):
-    error: str
-    """A short name: arg, permission, no_exist, busy…"""
-    code: int
-    """The control protocol's ACK code."""
-    message: str
-
 
 class HttpConfigError(Exception):
     """The HTTP API cannot start with this configuration; the message says why."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    name: str
-    minimum: int
-    maximum: int
-    default: int
-    description: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    """OpenAPI style, below /api/v1: ``/queue/{item_id}``."""
-    summary: str
-    reply: type[msgspec.Struct]
-    call: str
-    """The :class:`Commands` method."""
-    auth: bool = False
-    body: type[msgspec.Struct] | None = None
-    query: tuple[Param, ...] = ()
-    status: int = 200
-    not_found: bool = False
-    conflict: str | None = None
-    """When the command can answer 409, why."""
-
-
-_ID = Param("item_id", 1, cmd.MAX_ID, 0, "a donation id (see /queue and /history)")
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "Is the daemon up", cmd.PingReply, "ping"),
-    Route("GET", "/status", "What is on screen, queue length, planner", cmd.StatusReply, "status"),
-    Route("GET", "/current", "The drawing on screen", cmd.CurrentReply, "current"),
-    Route("GET", "/queue", "The waiting donations, oldest first", cmd.QueueReply, "queue_list"),
-    Route(
-        "GET",
-        "/stats",
-        "Frame pacing over the last seconds: is the picture smooth",
-        cmd.StatsReply,
-        "stats",
-        query=(Param("seconds", 1, 60, 10, "the window, in seconds"),),
-        conflict="this daemon has no renderer",
-    ),
-    Route(
-        "GET",
-        "/history",
-        "Past donations, newest first",
-        cmd.HistoryReply,
-        "history",
-        query=(
-            Param("limit", 1, cmd.HISTORY_MAX, cmd.HISTORY_DEFAULT, "how many"),
-            Param("offset", 0, cmd.MAX_ID, 0, "skip this many of the newest"),
-        ),
-    ),
-    Route("POST", "/skip", "End the current drawing or hold now", cmd.SkipReply, "skip", True),
-    Route("POST", "/clear", "Drop every waiting donation", cmd.ClearReply, "clear", True),
-    Route("POST", "/pause", "Start no new drawing", cmd.PauseReply, "pause", True),
-    Route("POST", "/resume", "Start drawing again", cmd.PauseReply, "resume", True),
-    Route(
-        "POST",
-        "/donations",
-        "Queue a test donation",
-        cmd.ItemInfo,
-        "donate_request",
-        True,
-        body=cmd.DonateRequest,
-        status=201,
-    ),
-    Route(
-        "DELETE",
-        "/queue/{item_id}",
-        "Drop one waiting donation",
-        cmd.RemoveReply,
-        "remove",
-        True,
-        not_found=True,
-    ),
-    Route(
-        "POST",
-        "/replay/{item_id}",
-        "Draw a past donation again",
-        cmd.ItemInfo,
-        "replay",
-        True,
-        status=201,
-        not_found=True,
-    ),
-)
 
 
 # -- tokens and binding --------------------------------------------------------------------
@@ -367,95 +265,6 @@ def create_app(
         return _error(ErrorCode.SYSTEM, f"internal error: {type(exc).__name__}")
 
     return app
-
-
-# -- OpenAPI -------------------------------------------------------------------------------
-def openapi() -> bytes:
-    """The OpenAPI 3.1 document, built from :data:`ROUTES` and the msgspec types."""
-    types = sorted(
-        {r.reply for r in ROUTES} | {r.body for r in ROUTES if r.body} | {ErrorReply, Event},
-        key=lambda t: t.__name__,
-    )
-    _, components = msgspec.json.schema_components(
-        types, ref_template="#/components/schemas/{name}"
-    )
-
-    def ref(t: type) -> dict[str, str]:
-        return {"$ref": f"#/components/schemas/{t.__name__}"}
-
-    def err(text: str) -> dict[str, Any]:
-        return {"description": text, "content": {"application/json": {"schema": ref(ErrorReply)}}}
-
-    paths: dict[str, dict[str, Any]] = {}
-    for r in ROUTES:
-        responses: dict[str, Any] = {
-            str(r.status): {
-                "description": "done",
-                "content": {"application/json": {"schema": ref(r.reply)}},
-            },
-            "400": err("bad arguments"),
-            "429": err("too many requests; retry after Retry-After seconds"),
-            "503": err("the daemon cannot do it right now"),
-        }
-        params: list[dict[str, Any]] = []
-        for q in r.query:
-            schema = {"type": "integer", "minimum": q.minimum, "maximum": q.maximum}
-            params.append(
-                {"name": q.name, "in": "query", "required": False, "schema": schema,
-                 "description": q.description}
-            )  # fmt: skip
-        if "{item_id}" in r.path:
-            schema = {"type": "integer", "minimum": _ID.minimum, "maximum": _ID.maximum}
-            params.append(
-                {"name": "item_id", "in": "path", "required": True, "schema": schema,
-                 "description": _ID.description}
-            )  # fmt: skip
-            responses["404"] = err("no such donation")
-        op: dict[str, Any] = {
-            "summary": r.summary,
-            "operationId": r.call,
-            "parameters": params,
-            "responses": responses,
-        }
-        if r.auth:
-            op["security"] = [{"bearer": []}]
-            responses["401"] = err("missing or wrong bearer token")
-        if r.body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(r.body)}},
-            }
-            responses["413"] = err("body too large")
-            responses["415"] = err("the body must be application/json")
-        if r.call == "donate_request":
-            responses["409"] = err("already in the journal")
-        if r.conflict:
-            responses["409"] = err(r.conflict)
-        paths.setdefault(PREFIX + r.path, {})[r.method.lower()] = op
-    paths[PREFIX + "/openapi.json"] = {
-        "get": {
-            "summary": "This document",
-            "operationId": "openapi",
-            "responses": {
-                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
-            },
-        }
-    }
-    doc = {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "drawstreamd control API",
-            "version": cmd.VERSION,
-            "description": "The same commands as drawstreamctl. WebSocket "
-            f"{PREFIX}/events?kinds=queued,started streams Event objects as JSON text frames.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-    return msgspec.json.encode(doc)
 
 
 # -- serving -------------------------------------------------------------------------------
