@@ -9,6 +9,7 @@ interrupted and drawn first on the next start); SIGHUP reloads what is safe to c
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -193,7 +194,7 @@ class Daemon:
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
             self.renderer = await nursery.start(renderer.serve)
-            commands = Commands(s, self.queue, self.journal, worker, self.events)
+            commands = Commands(s, self.queue, self.journal, worker, self.events, frames=renderer)
             async with trio.open_nursery() as api:
                 await api.start(
                     supervise,
@@ -217,6 +218,10 @@ class Daemon:
                     )
                     nursery.start_soon(self._status_loop)
                     await self._start_sources(producers, http)
+                    # Everything long-lived exists now: keep it out of the collector's sweeps,
+                    # whose pauses (~180 ms under API load) would otherwise show as late frames.
+                    gc.collect()
+                    gc.freeze()
                     log.info(
                         "drawstreamd running state_dir=%s socket=%s planner=%s window=%s",
                         s.STATE_DIR,

@@ -79,7 +79,7 @@ class Event(msgspec.Struct, kw_only=True):
     """A notification for ``idle``, the events WebSocket and the overlay."""
 
     kind: str
-    """queued, started, step, finished, skipped, cleared, paused, resumed, removed,
+    """queued, started, step, finished, skipped, failed, cleared, paused, resumed, removed,
     source_connected, source_disconnected, planner…"""
     item_id: int | None = None
     data: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -92,6 +92,7 @@ EVENT_KINDS = (
     "step",
     "finished",
     "skipped",
+    "failed",
     "cleared",
     "paused",
     "resumed",
