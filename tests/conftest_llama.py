@@ -16,7 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -43,12 +43,37 @@ def model_path() -> Path:
     return Path(os.environ.get("LLAMA_MODEL") or default)
 
 
+LLAMA_TIMEOUT_SEC = 240.0
+"""The first request evaluates the ~2000-token prompt: half a minute on a busy 2-core box."""
+
+
 @dataclass(frozen=True)
 class LlamaServer:
     url: str
     """The OpenAI-compatible base URL, ``http://127.0.0.1:PORT/v1``."""
     model: str
     log: Path
+
+    def settings(self) -> dict[str, Any]:
+        """``LLM_*`` settings for planning against this server, quickly and to a clean finish.
+
+        At temperature 0 the tiny model tends to repeat a point or a step until something
+        stops it; with these caps its grammar closes any plan well within ``LLM_MAX_TOKENS``.
+        Every test using the server should use the same prompt-shaping values (steps, points,
+        shapes, canvas): then the server reuses the cached prompt prefix between requests.
+        """
+        return {
+            "LLM_ENDPOINT": self.url,
+            "LLM_MODEL_ID": self.model,
+            "LLM_MAX_TOKENS": 1000,
+            "LLM_MAX_STEPS": 2,
+            "LLM_MAX_POINTS": 4,
+            "LLM_MAX_GROUP_SHAPES": 2,
+            "LLM_TEMPERATURE": 0.0,
+            "LLM_ATTEMPTS": 1,
+            "LLM_TIMEOUT_SEC": LLAMA_TIMEOUT_SEC,
+            "LLM_IDLE_TIMEOUT_SEC": LLAMA_TIMEOUT_SEC,
+        }
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
-from conftest_llama import llama_server  # noqa: F401
+from conftest_llama import LLAMA_TIMEOUT_SEC, llama_server  # noqa: F401
 from support import process_env
 
 from drawstreamd.config import Settings
@@ -28,30 +28,11 @@ if TYPE_CHECKING:
 
     from conftest_llama import LlamaServer
 
-MAX_STEPS = 2
-MAX_POINTS = 4
-MAX_SHAPES = 2
-"""With these caps the grammar closes any plan well within ``MAX_TOKENS``: at temperature 0
-the tiny model tends to repeat a point or a step until something stops it."""
-MAX_TOKENS = 1000
-TIMEOUT = 240.0
-"""The first request evaluates the ~2000-token prompt: half a minute on a busy 2-core box."""
+TIMEOUT = LLAMA_TIMEOUT_SEC
 
 
 def settings_for(server: LlamaServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "LLM_ENDPOINT": server.url,
-        "LLM_MODEL_ID": server.model,
-        "LLM_MAX_TOKENS": MAX_TOKENS,
-        "LLM_MAX_STEPS": MAX_STEPS,
-        "LLM_MAX_POINTS": MAX_POINTS,
-        "LLM_MAX_GROUP_SHAPES": MAX_SHAPES,
-        "LLM_TEMPERATURE": 0.0,
-        "LLM_ATTEMPTS": 1,
-        "LLM_TIMEOUT_SEC": TIMEOUT,
-        "LLM_IDLE_TIMEOUT_SEC": TIMEOUT,
-    }
-    values.update(overrides)
+    values: dict[str, Any] = {**server.settings(), **overrides}
     return Settings(**values)
 
 
@@ -102,7 +83,7 @@ async def test_a_real_model_streams_a_schema_valid_plan_step_by_step(
     plan, errors = dsl.validate(dsl.encode(dsl.Plan(seed=out.seed, bg=out.bg, steps=out.steps)))
     assert plan is not None
     assert errors == []
-    assert len(plan.steps) <= MAX_STEPS
+    assert len(plan.steps) <= llama_server.settings()["LLM_MAX_STEPS"]
 
 
 async def test_the_real_server_honours_the_schema_for_an_injection_attempt(
@@ -123,7 +104,7 @@ async def test_the_real_server_honours_the_schema_for_an_injection_attempt(
     raw = json.loads(content)  # the whole reply is JSON, not prose
     assert list(raw) == ["v", "seed", "bg", "steps"]
     assert raw["v"] == dsl.VERSION
-    assert 1 <= len(raw["steps"]) <= MAX_STEPS
+    assert 1 <= len(raw["steps"]) <= llama_server.settings()["LLM_MAX_STEPS"]
     plan, errors = dsl.validate(content)
     assert plan is not None
     assert errors == []
@@ -147,14 +128,7 @@ async def test_plan_command_against_the_real_server(
     env = process_env(
         clean_env,
         LLM_BACKEND="openai",
-        LLM_ENDPOINT=llama_server.url,
-        LLM_MODEL_ID=llama_server.model,
-        LLM_MAX_TOKENS=str(MAX_TOKENS),
-        LLM_MAX_STEPS=str(MAX_STEPS),
-        LLM_MAX_POINTS=str(MAX_POINTS),
-        LLM_MAX_GROUP_SHAPES=str(MAX_SHAPES),
-        LLM_TIMEOUT_SEC=str(TIMEOUT),
-        LLM_TEMPERATURE="0",
+        **{k: str(v) for k, v in llama_server.settings().items()},
     )
     with trio.fail_after(TIMEOUT + 30):
         done = await trio.run_process(

@@ -9,9 +9,14 @@ Every failure raises :class:`LLMError` (a :class:`PlannerError`) naming its caus
 logged on ``drawstreamd.llm`` as ``key=value`` text: ``connection_refused``, ``connect_error``,
 ``connect_timeout``, ``timeout`` (the whole attempt), ``idle_timeout`` (no chunk for
 ``LLM_IDLE_TIMEOUT_SEC``), ``http_status``, ``invalid_json``, ``invalid_chunk``,
-``server_error``, ``cut_off``, ``wrong_shape``, ``no_valid_step``. Failed attempts are retried
-with the shared :class:`Backoff` only while no step has been drawn; steps already in the
-buffer stay and the buffer is closed, otherwise it is left open and empty for the fallback.
+``server_error``, ``cut_off``, ``wrong_shape``, ``no_valid_step``, ``internal``. Failed
+attempts are retried with the shared :class:`Backoff` only while no step has been drawn, and
+never beyond ``LLM_TIMEOUT_SEC × LLM_ATTEMPTS`` in all. Steps already in the buffer stay and
+the buffer is closed; otherwise it is left open and empty for the worker's fallback.
+
+The grammar sent to the model caps every list (``LLM_MAX_STEPS``, ``LLM_MAX_POINTS``,
+``LLM_MAX_GROUP_SHAPES``) and text, so a model that starts repeating itself still closes its
+plan before ``LLM_MAX_TOKENS``.
 """
 
 from __future__ import annotations

@@ -74,7 +74,10 @@ class FakeLLM:
         self.replies.extend(replies)
 
     async def serve(self, *, port: int = 0, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve on 127.0.0.1 until cancelled; ``task_status`` gets the base URL (``…/v1``)."""
+        """Serve on 127.0.0.1 until cancelled; ``task_status`` gets the base URL (``…/v1``).
+
+        Owns its Hypercorn server (and every open response); ``port`` 0 picks a free port.
+        """
         config = Config()
         config.bind = [f"127.0.0.1:{port}"]
         config.accesslog = None
