@@ -151,6 +151,12 @@ def test_invalid_json_is_reported_at_the_offending_character(text: str, offset: 
     assert caught.value.offset == offset
 
 
+def test_absurd_nesting_is_refused_before_it_reaches_the_decoder() -> None:
+    parser = PlanStreamParser()
+    with pytest.raises(InvalidJSON, match="nested deeper"):
+        parser.feed('{"steps":[' + "[" * 100_000)
+
+
 def test_malformed_number_is_invalid_json() -> None:
     parser = PlanStreamParser()
     with pytest.raises(InvalidJSON):

@@ -22,6 +22,9 @@ from typing import Any
 
 MAX_CHARS = 1_000_000
 """A plan longer than this is not a plan; stop reading it (``LLM_MAX_TOKENS`` is far lower)."""
+MAX_DEPTH = 32
+"""Plans nest four levels deep; anything much deeper is garbage (and would make the decoder
+recurse)."""
 
 _WS = frozenset(" \t\r\n")
 _NUMBER_CHARS = frozenset("0123456789+-.eE")
@@ -224,6 +227,8 @@ class PlanStreamParser:
                     raise WrongShape('"steps" must be an array')
                 self._in_steps = True
                 self._steps_seen = True
+        if ch in "{[" and depth >= MAX_DEPTH:
+            raise self._fail(f"nested deeper than {MAX_DEPTH} levels")
         if ch == "{":
             self._stack.append("{")
             self._state = _KEY_OR_END
