@@ -16,6 +16,7 @@ from drawstreamd.plan.stream import (
     Item,
     PlanStreamParser,
     SSEDecoder,
+    StreamError,
     Truncated,
     WrongShape,
 )
@@ -76,6 +77,24 @@ def test_any_json_steps_split_anywhere_come_out_as_json_loads_sees_them(
     fields, items, _ = _parse(_split(text, cuts))
     assert items == steps
     assert fields == head
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list('{}[]":,\\ 0123456789.-+eEtrufalsn`\n\tаx')))
+    | st.sampled_from(PLANS).flatmap(
+        lambda p: st.integers(0, len(p)).map(lambda i: p[:i] + "}" + p[i:])
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+)
+def test_garbage_only_ever_raises_stream_errors(text: str, cuts: list[int]) -> None:
+    parser = PlanStreamParser()
+    try:
+        for piece in _split(text, cuts):
+            parser.feed(piece)
+        parser.finish()
+    except StreamError:
+        pass
 
 
 def test_a_step_is_reported_the_moment_its_closing_brace_arrives() -> None:
