@@ -169,6 +169,7 @@ class Client:
         self.ws = ws
         self.canvas: bytearray | None = None
         self.huds: list[dict[str, object]] = []
+        self.updates: list[dict[str, object]] = []
         self.hello: dict[str, object] | None = None
         self.binary = 0
         self.texts = 0
@@ -190,7 +191,9 @@ class Client:
                 if data["t"] == "hello":
                     self.hello = data
                 elif data["t"] == "hud":
-                    self.huds.append(data)
+                    # whole at first, then only what changed: merged as the page does
+                    self.updates.append(data)
+                    self.huds.append({**self.huds[-1], **data} if self.huds else data)
 
 
 async def test_the_socket_mirrors_the_scene_frame_by_frame(tmp_path: Path) -> None:
@@ -233,6 +236,10 @@ async def test_the_socket_mirrors_the_scene_frame_by_frame(tmp_path: Path) -> No
                 # progress alone is throttled: far fewer HUD messages than frames
                 assert len(c.huds) < elapsed / 0.2 + 10
                 assert any(0 < h["progress"] < 1 for h in c.huds)  # type: ignore[operator]
+                # after the first, an update carries only what changed: progress is tiny
+                progress_only = [u for u in c.updates[1:] if set(u) == {"t", "progress"}]
+                assert progress_only
+                assert all(len(json.dumps(u)) < 40 for u in progress_only)
 
 
 async def test_an_idle_socket_sends_nothing_but_a_rare_ping(

@@ -6,8 +6,9 @@ overlay page only shows what the daemon sends over ``/overlay/ws``:
 * a text frame ``{"t": "hello", ...}`` (canvas size, labels for LOCALE), then
 * binary canvas frames — a full frame on connect, then deltas, only when ``canvas_version``
   changed and at most FRAME_RATE a second (see :func:`full_frame` and :func:`canvas_delta`);
-* text frames ``{"t": "hud", ...}`` when the HUD changed (progress and fps alone are throttled,
-  see :class:`HudThrottle`), and a tiny ``{"t": "ping"}`` when nothing was sent for a while.
+* text frames ``{"t": "hud", ...}`` when the HUD changed: the whole state first, then only the
+  fields that changed (progress and fps alone are throttled, see :class:`HudThrottle`), and a
+  tiny ``{"t": "ping"}`` when nothing was sent for a while.
 
 Binary frames (little-endian): ``0x01 w:u16 h:u16 rgb[w*h*3]`` is a whole canvas;
 ``0x02`` followed by spans ``y:u16 x:u16 n:u16 rgb[n*3]`` replaces ``n`` pixels of row ``y``
@@ -151,6 +152,13 @@ class HudThrottle:
             return now - self.sent_at >= PROGRESS_EVERY_SEC or msg["progress"] in (0.0, 1.0)
         return now - self.sent_at >= FPS_EVERY_SEC
 
+    def changes(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """What to send: the whole state first, then only the fields that changed."""
+        sent = self.sent
+        if sent is None:
+            return msg
+        return {"t": "hud"} | {k: v for k, v in msg.items() if v != sent.get(k)}
+
     def mark(self, msg: dict[str, Any], now: float) -> None:
         self.sent = msg
         self.sent_at = now
@@ -245,6 +253,16 @@ async def _stream(settings: Settings, scene: Scene) -> None:
     deadline = trio.current_time()
     while True:
         now = trio.current_time()
+        if scene.hud_version != hud_version:
+            msg = hud_message(scene.hud)
+            if throttle.due(msg, now):
+                update = throttle.changes(msg)
+                throttle.mark(msg, now)
+                hud_version = scene.hud_version
+                if not await send(_encode(update).decode()):
+                    return
+            elif msg == throttle.sent:
+                hud_version = scene.hud_version
         if scene.canvas_version != canvas_version:
             canvas_version = scene.canvas_version
             canvas = bytes(scene.canvas)
@@ -256,15 +274,6 @@ async def _stream(settings: Settings, scene: Scene) -> None:
             last_canvas = canvas
             if frame is not None and not await send(frame):
                 return
-        if scene.hud_version != hud_version:
-            msg = hud_message(scene.hud)
-            if throttle.due(msg, now):
-                throttle.mark(msg, now)
-                hud_version = scene.hud_version
-                if not await send(_encode(msg).decode()):
-                    return
-            elif msg == throttle.sent:
-                hud_version = scene.hud_version
         if now - sent_at >= KEEPALIVE_SEC and not await send('{"t":"ping"}'):
             return
         deadline = max(deadline + period, now)

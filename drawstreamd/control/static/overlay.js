@@ -213,7 +213,8 @@
             layout(msg.w, msg.h);
             attempts = 0;
           } else if (msg.t === "hud") {
-            hud(msg);
+            // the first HUD message on a socket is whole; later ones carry what changed
+            hud(gotHud ? { ...state.hud, ...msg } : msg);
           }
         } else {
           state.bytes += ev.data.byteLength;
