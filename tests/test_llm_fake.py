@@ -14,7 +14,7 @@ import trio
 from drawstreamd.config import Settings
 from drawstreamd.plan import builtin, dsl, prompt
 from drawstreamd.plan.base import PlanBuffer, PlannerError
-from drawstreamd.plan.llm import LLMError, OpenAIPlanner
+from drawstreamd.plan.llm import TEXT_CAP, LLMError, OpenAIPlanner
 from drawstreamd.retry import Backoff
 from drawstreamd.testing.fake_llm import FakeLLM, Reply, unaccepting_listener
 
@@ -126,7 +126,7 @@ async def test_the_request_is_streamed_schema_constrained_and_quotes_the_message
             "name": "canvas_plan",
             "strict": True,
             "schema": prompt.llm_schema(
-                dsl.json_schema(), prompt.Caps(steps=60, points=32, shapes=12, text=120)
+                dsl.json_schema(), prompt.Caps(steps=60, points=32, shapes=12, text=TEXT_CAP)
             ),
         },
     }
