@@ -118,7 +118,9 @@ class _Compiled:
         n = len(self.idx)
         if self.duration <= 0 or t_ms >= self.start + self.duration:
             return n
-        return n * (t_ms - self.start) // self.duration
+        # the first write shows the moment the step starts: a drawing is visibly under way on
+        # the first frame that reaches it, not one frame later
+        return min(n, n * (t_ms - self.start) // self.duration + 1)
 
     def writes(self, width: int, k: int, v: int) -> list[Write]:
         idx = self.idx[k:v]
