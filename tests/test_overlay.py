@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import random
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 import trio
+import trio.testing
 import trio_websocket
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
@@ -26,11 +29,16 @@ from drawstreamd import config
 from drawstreamd.control import overlay
 from drawstreamd.control.overlay import (
     DELTA,
+    FPS_EVERY_SEC,
     FULL,
     KEEPALIVE_SEC,
     PAGE_SIZE,
+    PROGRESS_EVERY_SEC,
+    HudThrottle,
+    SceneWatch,
     canvas_delta,
     full_frame,
+    hud_message,
     overlay_blueprint,
 )
 from drawstreamd.journal import Journal
@@ -43,8 +51,6 @@ from drawstreamd.render.scene import Scene, Upcoming
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
-
-    import pytest
 
     from drawstreamd.config import Settings
 
@@ -93,6 +99,61 @@ def test_a_small_change_is_a_small_message_and_a_repaint_is_never_bigger_than_a_
     assert len(delta) == 1 + 6 + 3
     everything = bytes([9]) * len(old)
     assert canvas_delta(old, everything, 96, 96) == full_frame(everything, 96, 96)
+
+
+def test_hud_changes_go_out_at_once_but_progress_and_fps_alone_wait() -> None:
+    scene = Scene(96, 96, 50)
+    throttle = HudThrottle()
+    first = hud_message(scene.hud)
+    assert throttle.due_at(first) == -math.inf
+    assert throttle.changes(first) == first  # the whole state first
+    throttle.mark(first, 100.0)
+    assert throttle.due_at(first) == math.inf  # nothing changed: nothing to send
+    scene.update_hud(phase="drawing", progress=0.5)
+    assert throttle.due_at(hud_message(scene.hud)) == -math.inf
+    throttle.mark(hud_message(scene.hud), 100.0)
+    scene.update_hud(progress=0.51)
+    assert throttle.due_at(hud_message(scene.hud)) == 100.0 + PROGRESS_EVERY_SEC
+    assert throttle.changes(hud_message(scene.hud)) == {"t": "hud", "progress": 0.51}
+    scene.update_hud(progress=1.0)
+    assert throttle.due_at(hud_message(scene.hud)) == -math.inf  # the bar is full at once
+    scene.update_hud(progress=0.5, fps=59.0)
+    throttle.mark(hud_message(scene.hud), 100.0)
+    scene.update_hud(fps=61.0)
+    assert throttle.due_at(hud_message(scene.hud)) == 100.0 + FPS_EVERY_SEC
+    scene.update_hud(queue_len=3)
+    assert throttle.due_at(hud_message(scene.hud)) == -math.inf
+
+
+async def test_idle_sockets_wait_together_and_wake_on_a_change_after_the_poller_left(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    scene = Scene(8, 8, 50)
+    watch = SceneWatch(scene, 1 / 60)
+    woke: list[int] = []
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            scopes = [trio.CancelScope() for _ in range(5)]
+
+            async def waiter(i: int) -> None:
+                with scopes[i]:
+                    await watch.wait(watch.versions(), math.inf)
+                    woke.append(i)
+
+            for i in range(5):
+                nursery.start_soon(waiter, i)
+                await trio.sleep(0.01)
+            await trio.sleep(10)
+            assert woke == []
+            scopes[0].cancel()  # the one that polls goes away (its browser closed)
+            await trio.sleep(10)
+            assert woke == []
+            scene.update_hud(donor="Маша")
+            await trio.sleep(0.1)
+            assert sorted(woke) == [1, 2, 3, 4]
+        began = trio.current_time()
+        await watch.wait(watch.versions(), began + 20)  # a deadline (the keepalive) ends it
+        assert trio.current_time() - began == pytest.approx(20)
 
 
 # -- a real server -------------------------------------------------------------------------------

@@ -139,18 +139,24 @@ class HudThrottle:
         self.sent: dict[str, Any] | None = None
         self.sent_at = -math.inf
 
-    def due(self, msg: dict[str, Any], now: float) -> bool:
+    def due_at(self, msg: dict[str, Any]) -> float:
+        """When ``msg`` may go out: -inf at once, +inf never (nothing changed)."""
         sent = self.sent
         if sent is None:
-            return True
+            return -math.inf
         changed = {k for k in msg if msg[k] != sent.get(k)}
         if not changed:
-            return False
+            return math.inf
         if changed - {"progress", "fps"}:
-            return True
+            return -math.inf
         if "progress" in changed:
-            return now - self.sent_at >= PROGRESS_EVERY_SEC or msg["progress"] in (0.0, 1.0)
-        return now - self.sent_at >= FPS_EVERY_SEC
+            if msg["progress"] in (0.0, 1.0):
+                return -math.inf
+            return self.sent_at + PROGRESS_EVERY_SEC
+        return self.sent_at + FPS_EVERY_SEC
+
+    def due(self, msg: dict[str, Any], now: float) -> bool:
+        return now >= self.due_at(msg)
 
     def changes(self, msg: dict[str, Any]) -> dict[str, Any]:
         """What to send: the whole state first, then only the fields that changed."""
@@ -231,13 +237,49 @@ def _page(body: str | bytes) -> Response:
     return resp
 
 
-async def _stream(settings: Settings, scene: Scene) -> None:
+class SceneWatch:
+    """One look at the scene a frame for all overlay sockets together.
+
+    A socket with nothing to send waits here until the canvas or the HUD changes (or its own
+    deadline); whichever socket waits first polls the versions once per frame and wakes the
+    others, so an idle overlay costs one timer, not one per socket.
+    """
+
+    def __init__(self, scene: Scene, period: float) -> None:
+        self.scene = scene
+        self.period = period
+        self._changed = trio.Event()
+        self._polling = False
+
+    def versions(self) -> tuple[int, int]:
+        return self.scene.canvas_version, self.scene.hud_version
+
+    async def wait(self, seen: tuple[int, int], until: float) -> None:
+        """Until :meth:`versions` differs from ``seen``, or the Trio clock reaches ``until``."""
+        with trio.move_on_at(until):
+            while self.versions() == seen:
+                if self._polling:
+                    await self._changed.wait()
+                    continue
+                self._polling = True
+                try:
+                    while self.versions() == seen:  # noqa: ASYNC110 - the scene has no change events
+                        await trio.sleep(self.period)
+                finally:
+                    # also when this socket goes away: another waiter takes over the polling
+                    self._polling = False
+                    changed, self._changed = self._changed, trio.Event()
+                    changed.set()
+
+
+async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
     """Feed one overlay socket until the browser stops accepting frames."""
     w, h = scene.width, scene.height
     period = 1.0 / settings.FRAME_RATE
     throttle = HudThrottle()
     last_canvas: bytes | None = None
-    canvas_version = hud_version = -1
+    canvas_seen = hud_seen = -1
+    hud_retry = math.inf
     sent_at = trio.current_time()
 
     async def send(data: str | bytes) -> bool:
@@ -250,21 +292,23 @@ async def _stream(settings: Settings, scene: Scene) -> None:
 
     if not await send(_encode(hello_message(settings)).decode()):
         return
-    deadline = trio.current_time()
     while True:
         now = trio.current_time()
-        if scene.hud_version != hud_version:
+        busy = False
+        if scene.hud_version != hud_seen or now >= hud_retry:
+            hud_seen, hud_retry = scene.hud_version, math.inf
             msg = hud_message(scene.hud)
-            if throttle.due(msg, now):
+            due = throttle.due_at(msg)
+            if now >= due:
                 update = throttle.changes(msg)
                 throttle.mark(msg, now)
-                hud_version = scene.hud_version
+                busy = True
                 if not await send(_encode(update).decode()):
                     return
-            elif msg == throttle.sent:
-                hud_version = scene.hud_version
-        if scene.canvas_version != canvas_version:
-            canvas_version = scene.canvas_version
+            else:
+                hud_retry = due  # progress or fps alone: later, with whatever changed by then
+        if scene.canvas_version != canvas_seen:
+            canvas_seen = scene.canvas_version
             canvas = bytes(scene.canvas)
             frame = (
                 full_frame(canvas, w, h)
@@ -272,12 +316,15 @@ async def _stream(settings: Settings, scene: Scene) -> None:
                 else canvas_delta(last_canvas, canvas, w, h)
             )
             last_canvas = canvas
-            if frame is not None and not await send(frame):
-                return
+            if frame is not None:
+                busy = True
+                if not await send(frame):
+                    return
         if now - sent_at >= KEEPALIVE_SEC and not await send('{"t":"ping"}'):
             return
-        deadline = max(deadline + period, now)
-        await trio.sleep_until(deadline)
+        if busy:
+            await trio.sleep_until(now + period)  # at most FRAME_RATE rounds a second
+        await watch.wait((canvas_seen, hud_seen), min(hud_retry, sent_at + KEEPALIVE_SEC))
 
 
 def overlay_blueprint(
@@ -288,6 +335,7 @@ def overlay_blueprint(
     is set; nothing here needs or accepts a token."""
     bp = Blueprint("overlay", __name__, static_folder="static", static_url_path="/overlay/static")
     sockets: dict[str, int] = {}
+    watch = SceneWatch(scene, 1.0 / settings.FRAME_RATE)
 
     @bp.get("/overlay")
     async def overlay_page() -> Response:
@@ -313,7 +361,7 @@ def overlay_blueprint(
 
                 async def feed() -> None:
                     nonlocal code, reason
-                    await _stream(settings, scene)
+                    await _stream(settings, scene, watch)
                     code, reason = 1013, "too slow: reconnect"
                     nursery.cancel_scope.cancel()
 
