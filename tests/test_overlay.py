@@ -27,12 +27,12 @@ from test_control_harness import free_port
 
 from drawstreamd import config
 from drawstreamd.control import overlay
+from drawstreamd.control.gallery_page import PAGE_SIZE
 from drawstreamd.control.overlay import (
     DELTA,
     FPS_EVERY_SEC,
     FULL,
     KEEPALIVE_SEC,
-    PAGE_SIZE,
     PROGRESS_EVERY_SEC,
     HudThrottle,
     SceneWatch,
@@ -41,6 +41,7 @@ from drawstreamd.control.overlay import (
     hud_message,
     overlay_blueprint,
 )
+from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
 from drawstreamd.model import Donation, Status
 from drawstreamd.plan import builtin
@@ -49,7 +50,7 @@ from drawstreamd.render import png
 from drawstreamd.render.scene import Scene, Upcoming
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from drawstreamd.config import Settings
@@ -171,16 +172,18 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def served(tmp_path: Path, **overrides: object) -> AsyncIterator[Served]:
+async def served(
+    tmp_path: Path, mask: Callable[[str], str] | None = None, **overrides: object
+) -> AsyncIterator[Served]:
     state = tmp_path / "state"
-    state.mkdir(exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
     settings = config.load(None, STATE_DIR=state, LOCALE="en", **overrides)
     scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
     journal = Journal.open(state / "journal.sqlite3")
     stopping = trio.Event()
     app = QuartTrio("overlay-test")
     app.register_blueprint(
-        overlay_blueprint(settings, scene, journal, state / "gallery", stopping=stopping)
+        overlay_blueprint(settings, scene, journal, state / "gallery", stopping=stopping, mask=mask)
     )
     cfg = HypercornConfig()
     port = free_port()
@@ -426,3 +429,26 @@ async def test_an_empty_gallery_says_so(tmp_path: Path) -> None:
             r = await http.get("/gallery")
             assert r.status_code == 200
             assert "No drawings yet." in r.text
+
+
+async def test_gallery_masks_profanity_as_the_hud_does(tmp_path: Path) -> None:
+    settings = config.load(None)
+    gatekeeper = Gatekeeper(settings.GATEKEEPER_BLOCK_WORDS, settings.GATEKEEPER_ALLOW_WORDS)
+    with trio.fail_after(20):
+        for on in (True, False):
+            async with (
+                served(tmp_path / str(on), gatekeeper.mask, HUD_MASK_PROFANITY=on) as s,
+                httpx.AsyncClient(base_url=s.url) as http,
+            ):
+                d = Donation(source="test", external_id="1", donor="fuckface", message="кот, блять")
+                item = await s.journal.record(d)
+                assert item is not None
+                await s.journal.set_status(item.id, Status.SHOWN)
+                page = (await http.get("/gallery")).text
+                if on:
+                    assert "fuckface" not in page
+                    assert "блять" not in page
+                    assert "кот, б****" in page
+                else:
+                    assert "fuckface" in page
+                    assert "кот, блять" in page

@@ -22,10 +22,8 @@ otherwise). Neither page needs a token to look at.
 
 from __future__ import annotations
 
-import html
 import math
 import struct
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +31,7 @@ import msgspec
 import trio
 from quart import Blueprint, Response, request, send_from_directory, websocket
 
-from drawstreamd.model import Status
+from drawstreamd.control.gallery_page import MAX_PAGE, PAGE_SIZE, gallery_page
 from drawstreamd.render.hud import CAPTION, LABELS, format_amount, format_eta
 
 if TYPE_CHECKING:
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 
     from drawstreamd.config import Settings
     from drawstreamd.journal import Journal
-    from drawstreamd.model import QueueItem
     from drawstreamd.render.scene import Hud, Scene
 
 STATIC = Path(__file__).parent / "static"
@@ -57,8 +54,6 @@ FPS_EVERY_SEC = 10.0
 SEND_TIMEOUT_SEC = 10.0
 """A browser that takes longer than this to accept a frame is dropped (it will reconnect)."""
 MAX_SOCKETS_PER_CLIENT = 16
-PAGE_SIZE = 24
-MAX_PAGE = 100_000
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'"
@@ -182,51 +177,6 @@ def hello_message(settings: Settings) -> dict[str, Any]:
     }
 
 
-# -- the gallery page --------------------------------------------------------------------------
-def _time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def gallery_card(item: QueueItem, has_picture: bool) -> str:
-    d = item.donation
-    e = html.escape
-    # a request the gatekeeper refused is not repeated to viewers: only the card was drawn
-    message = "—" if item.rule else d.message
-    iso = datetime.fromtimestamp(item.queued_at, UTC).isoformat()
-    picture = (
-        f'<img src="/gallery/{item.id}.png" width="192" height="192" alt="" loading="lazy">'
-        if has_picture
-        else '<div class="nopic"></div>'
-    )
-    replay = (
-        f'<button type="button" class="replay" data-id="{item.id}">Replay</button>'
-        if has_picture and item.status is Status.SHOWN
-        else ""
-    )
-    amount = format_amount(d.amount, d.currency) if d.amount else ""
-    return (
-        f'<li class="card status-{e(item.status.value)}" id="item-{item.id}">{picture}'
-        f'<div class="meta"><span class="donor">{e(d.donor)}</span>'
-        f'<span class="amount">{e(amount)}</span>'
-        f'<p class="message">{e(message)}</p>'
-        f'<time datetime="{e(iso)}">{e(_time(item.queued_at))}</time> · '
-        f'<span class="status">{e(item.status.value)}</span> · #{item.id} {replay}</div></li>'
-    )
-
-
-def gallery_page(template: str, items: list[QueueItem], pictures: set[int], page: int) -> str:
-    more = len(items) > PAGE_SIZE
-    cards = "\n".join(gallery_card(i, i.id in pictures) for i in items[:PAGE_SIZE])
-    nav = []
-    if page > 1:
-        nav.append(f'<a rel="prev" href="/gallery?page={page - 1}">← newer</a>')
-    nav.append(f'<span class="page">page {page}</span>')
-    if more:
-        nav.append(f'<a rel="next" href="/gallery?page={page + 1}">older →</a>')
-    empty = '<p class="empty">No drawings yet.</p>' if not items else ""
-    return template.replace("<!--CARDS-->", cards + empty).replace("<!--NAV-->", " ".join(nav))
-
-
 # -- the blueprint -----------------------------------------------------------------------------
 def _page(body: str | bytes) -> Response:
     resp = Response(body, content_type="text/html; charset=utf-8")
@@ -328,11 +278,22 @@ async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
 
 
 def overlay_blueprint(
-    settings: Settings, scene: Scene, journal: Journal, gallery_dir: Path, *, stopping: trio.Event
+    settings: Settings,
+    scene: Scene,
+    journal: Journal,
+    gallery_dir: Path,
+    *,
+    stopping: trio.Event,
+    mask: Callable[[str], str] | None = None,
 ) -> Blueprint:
     """``/overlay`` (+ ``/overlay/ws``, ``/overlay/static/…``, ``/overlay/fonts/…``) and
     ``/gallery`` (+ ``/gallery/<id>.png``). Overlay sockets close with 1001 once ``stopping``
-    is set; nothing here needs or accepts a token."""
+    is set; nothing here needs or accepts a token. With HUD_MASK_PROFANITY on, the gallery
+    shows donors and messages through ``mask`` (the gatekeeper's), as the HUD does."""
+
+    def shown(text: str) -> str:
+        return mask(text) if mask is not None and settings.HUD_MASK_PROFANITY else text
+
     bp = Blueprint("overlay", __name__, static_folder="static", static_url_path="/overlay/static")
     sockets: dict[str, int] = {}
     watch = SceneWatch(scene, 1.0 / settings.FRAME_RATE)
@@ -392,7 +353,7 @@ def overlay_blueprint(
             lambda: {i for i in ids if (gallery_dir / f"{i}.png").is_file()}
         )
         template = (STATIC / "gallery.html").read_text(encoding="utf-8")
-        return _page(gallery_page(template, items, pictures, page))
+        return _page(gallery_page(template, items, pictures, page, shown))
 
     @bp.get("/gallery/<int:item_id>.png")
     async def picture(item_id: int) -> Response:
@@ -407,12 +368,19 @@ def overlay_blueprint(
 
 
 def overlay_routes(
-    settings: Settings, scene: Scene, journal: Journal, gallery_dir: Path
+    settings: Settings,
+    scene: Scene,
+    journal: Journal,
+    gallery_dir: Path,
+    *,
+    mask: Callable[[str], str] | None = None,
 ) -> Callable[[trio.Event], Blueprint]:
     """:func:`overlay_blueprint` as ``serve_http(blueprints=[...])`` wants it: given the event
     set when the server starts to shut down."""
 
     def make(stopping: trio.Event) -> Blueprint:
-        return overlay_blueprint(settings, scene, journal, gallery_dir, stopping=stopping)
+        return overlay_blueprint(
+            settings, scene, journal, gallery_dir, stopping=stopping, mask=mask
+        )
 
     return make
