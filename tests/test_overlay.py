@@ -344,6 +344,42 @@ async def test_shutdown_closes_overlay_sockets_with_1001_at_once(tmp_path: Path)
                 assert ws.closed.code == 1001
 
 
+async def test_one_address_gets_at_most_16_overlay_sockets(tmp_path: Path) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    with trio.fail_after(20):
+        async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
+            host, port = s.url.removeprefix("http://").rsplit(":", 1)
+            async with contextlib.AsyncExitStack() as streams, trio.open_nursery() as nursery:
+                sockets = []
+                for _ in range(16):
+                    # our own streams, closed by us (see the shutdown test)
+                    stream = await streams.enter_async_context(
+                        await trio.open_tcp_stream(host, int(port))
+                    )
+                    ws = await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, "/overlay/ws"
+                    )
+                    assert json.loads(await ws.get_message())["t"] == "hello"
+                    sockets.append(ws)
+                r = await http.get("/overlay/ws", headers=upgrade)
+                assert r.status_code == 429
+                await sockets[0].aclose()
+                await trio.sleep(0.2)
+                stream = await streams.enter_async_context(
+                    await trio.open_tcp_stream(host, int(port))
+                )
+                again = await trio_websocket.wrap_client_stream(
+                    nursery, stream, host, "/overlay/ws"
+                )
+                assert json.loads(await again.get_message())["t"] == "hello"
+                nursery.cancel_scope.cancel()
+
+
 # -- pages -------------------------------------------------------------------------------------
 async def test_the_overlay_page_and_its_files_need_no_token(tmp_path: Path) -> None:
     with trio.fail_after(20):
@@ -429,6 +465,9 @@ async def test_an_empty_gallery_says_so(tmp_path: Path) -> None:
             r = await http.get("/gallery")
             assert r.status_code == 200
             assert "No drawings yet." in r.text
+            r = await http.get("/gallery", params={"page": 3})
+            assert "No older drawings." in r.text
+            assert 'rel="prev" href="/gallery?page=2"' in r.text
 
 
 async def test_gallery_masks_profanity_as_the_hud_does(tmp_path: Path) -> None:

@@ -70,5 +70,11 @@ def gallery_page(
     nav.append(f'<span class="page">page {page}</span>')
     if more:
         nav.append(f'<a rel="next" href="/gallery?page={page + 1}">older →</a>')
-    empty = '<p class="empty">No drawings yet.</p>' if not items else ""
+    empty = ""
+    if not items:
+        empty = (
+            '<p class="empty">No older drawings.</p>'
+            if page > 1
+            else ('<p class="empty">No drawings yet.</p>')
+        )
     return template.replace("<!--CARDS-->", cards + empty).replace("<!--NAV-->", " ".join(nav))
