@@ -441,6 +441,7 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             assert order == [blocked.id, *reversed(ids)][:PAGE_SIZE]
             assert "troll" in page
             assert "х*й" not in page  # a refused request is not repeated to viewers
+            assert f'data-id="{blocked.id}"' not in page  # nor offered for a replay
             assert 'rel="next" href="/gallery?page=2"' in page
             assert f'src="/gallery/{ids[-1]}.png"' in page
             assert f'class="replay" data-id="{ids[-1]}"' in page

@@ -151,7 +151,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 async def test_overlay_shows_the_daemons_frame_and_hud_in_both_layouts(
     clean_env: Path, tmp_path: Path, daemons: list[Daemon]
 ) -> None:
-    with trio.fail_after(150):
+    with trio.fail_after(110):
         state = tmp_path / "state"
         d = await start(
             daemons, clean_env, state, free_port(), "--no-window", SHOW_DURATION_SEC="120"
@@ -254,7 +254,7 @@ async def test_overlay_shows_the_daemons_frame_and_hud_in_both_layouts(
 async def test_the_page_comes_back_by_itself_after_a_daemon_restart(
     clean_env: Path, tmp_path: Path, daemons: list[Daemon]
 ) -> None:
-    with trio.fail_after(150):
+    with trio.fail_after(110):
         state = tmp_path / "state"
         port = free_port()
         env = {"SHOW_DURATION_SEC": "120"}

@@ -39,7 +39,7 @@ def gallery_card(item: QueueItem, has_picture: bool, shown: Callable[[str], str]
     )
     replay = (
         f'<button type="button" class="replay" data-id="{item.id}">Replay</button>'
-        if has_picture and item.status is Status.SHOWN
+        if has_picture and item.status is Status.SHOWN and not item.rule
         else ""
     )
     amount = format_amount(d.amount, d.currency) if d.amount else ""
