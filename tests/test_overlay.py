@@ -430,6 +430,11 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             )
             assert blocked is not None
             await s.journal.set_status(blocked.id, Status.SHOWN, rule="nsfw")
+            card = png.encode(2, 2, bytes([7]) * 12)  # the "You are too small" card
+            (s.settings.STATE_DIR / "gallery" / f"{blocked.id}.png").write_bytes(card)
+            missing = await s.journal.record(Donation(source="test", external_id="lost"))
+            assert missing is not None
+            await s.journal.set_status(missing.id, Status.FAILED, reason="planner crashed")
             r = await http.get("/gallery")
             assert r.status_code == 200
             assert "script-src 'self'" in r.headers["content-security-policy"]
@@ -438,7 +443,7 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
             # newest first: the blocked one, then the drawings from the last down
             order = [int(part.split('"')[0]) for part in page.split('id="item-')[1:]]
-            assert order == [blocked.id, *reversed(ids)][:PAGE_SIZE]
+            assert order == [missing.id, blocked.id, *reversed(ids)][:PAGE_SIZE]
             assert "troll" in page
             assert "х*й" not in page  # a refused request is not repeated to viewers
             assert f'data-id="{blocked.id}"' not in page  # nor offered for a replay
@@ -447,13 +452,18 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             assert f'class="replay" data-id="{ids[-1]}"' in page
             r2 = await http.get("/gallery", params={"page": 2})
             order2 = [int(part.split('"')[0]) for part in r2.text.split('id="item-')[1:]]
-            assert order2 == list(reversed(ids))[PAGE_SIZE - 1 :]
+            assert order2 == list(reversed(ids))[PAGE_SIZE - 2 :]
             assert 'rel="prev"' in r2.text
             assert 'rel="next"' not in r2.text
             img = await http.get(f"/gallery/{ids[0]}.png")
             assert img.headers["content-type"] == "image/png"
             assert png.decode(img.content) == (2, 2, bytes([0]) * 12)
-            assert (await http.get(f"/gallery/{blocked.id}.png")).status_code == 404
+            assert (await http.get(f"/gallery/{blocked.id}.png")).status_code == 200
+            assert f'src="/gallery/{blocked.id}.png"' in page
+            assert (await http.get(f"/gallery/{missing.id}.png")).status_code == 404
+            assert f'src="/gallery/{missing.id}.png"' not in page
+            assert f'data-id="{missing.id}"' not in page  # nothing to replay
+            assert "planner crashed" not in page  # operator-facing reasons stay off the page
             for bad in ("0", "-1", "x", "10000000"):
                 assert (await http.get("/gallery", params={"page": bad})).status_code == 400
             token = s.settings.STATE_DIR / "api_token"
