@@ -247,6 +247,8 @@ async def test_overlay_shows_the_daemons_frame_and_hud_in_both_layouts(
             assert text == "Queued #4"
             queued = json.loads((await trio.to_thread.run_sync(ctl, "--json", "status")).stdout)
             assert queued["queue_length"] == 3
+            for p in (page, small, scaled):
+                assert not [line for line in p.console if "overlay" in line], p.console
         assert await trio.to_thread.run_sync(d.stop) == 0
         assert "Traceback" not in d.output()
 
