@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 import trio
 from cdp import Page, open_browser
@@ -119,6 +120,9 @@ async def start(
     d = Daemon(home, state, port, *args, **env)
     daemons.append(d)
     await trio.to_thread.run_sync(d.wait_ready)
+    async with httpx.AsyncClient(base_url=d.url) as http:
+        r = await http.get("/overlay")
+    assert r.status_code == 200, f"the daemon does not serve /overlay: {r.status_code} {r.text}"
     return d
 
 
