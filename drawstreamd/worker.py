@@ -178,20 +178,13 @@ class Worker:
         d = item.donation
         done = False
         try:
-            self._set_phase("planning")
-            item.status = Status.PLANNING
-            await self.journal.set_status(item.id, Status.PLANNING)
             with trio.CancelScope() as scope:
                 self._phase_scope = scope
                 buffer, rule = await self._start_plan(item)
-                item.status = Status.DRAWING
                 item.rule = rule
-                await self.journal.set_status(item.id, Status.DRAWING, rule=rule)
-                self._set_phase("drawing")
                 started = trio.current_time()
-                self.events.emit(
-                    "started", item.id, donor=d.donor, message=d.message, origin=buffer.origin
-                )
+                # On screen first, journal after: a plan made during the last hold is drawing
+                # on the next frame; the HUD says the artist is thinking until a step comes.
                 self.scene.begin(
                     buffer,
                     donor=self._shown(d.donor),
@@ -199,6 +192,12 @@ class Worker:
                     currency=d.currency,
                     message=self._shown(d.message),
                 )
+                self.events.emit(
+                    "started", item.id, donor=d.donor, message=d.message, origin=buffer.origin
+                )
+                self._set_phase("planning")
+                item.status = Status.PLANNING
+                await self.journal.set_status(item.id, Status.PLANNING, rule=rule)
                 await self._watch_steps(item, buffer)
             self._phase_scope = None
             if scope.cancelled_caught:
@@ -267,6 +266,12 @@ class Worker:
                     await buffer.wait_changed()
 
             nursery.start_soon(announce)
+            with self.heartbeat.idle():  # the planner's time is bounded by its own timeouts
+                while not buffer.steps and not buffer.closed:
+                    await buffer.wait_changed()
+            self._set_phase("drawing")
+            item.status = Status.DRAWING
+            await self.journal.set_status(item.id, Status.DRAWING)
             with self.heartbeat.idle():
                 await self.scene.wait_drawn()
             nursery.cancel_scope.cancel()

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from drawstreamd.config import Settings
 
+pytest_plugins = ("worker_rig", "conftest_llama")
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
