@@ -24,6 +24,7 @@ from drawstreamd import config as config_mod
 from drawstreamd import logs, systemd
 from drawstreamd.control.commands import Commands
 from drawstreamd.control.http import serve_http
+from drawstreamd.control.overlay import overlay_routes
 from drawstreamd.control.unix import serve_unix
 from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
@@ -199,7 +200,22 @@ class Daemon:
                 await api.start(
                     supervise,
                     "http api",
-                    partial(serve_http, s, commands, self.events, shutdown_trigger=self.stop.wait),
+                    partial(
+                        serve_http,
+                        s,
+                        commands,
+                        self.events,
+                        shutdown_trigger=self.stop.wait,
+                        blueprints=[
+                            overlay_routes(
+                                s,
+                                self.scene,
+                                self.journal,
+                                self.gallery.root,
+                                mask=self.gatekeeper.mask,
+                            )
+                        ],
+                    ),
                     True,
                 )
                 async with trio.open_nursery() as producers:

@@ -5,7 +5,7 @@
 #
 # 1. a virtual environment in .venv with the package and its [test] extra (PyPI);
 # 2. system tools the tests drive (Debian packages: man page linter, systemd-analyze,
-#    compilers for llama-server) when apt-get is available and we may use it;
+#    Chromium for the overlay test, compilers for llama-server) when apt-get is available and we may use it;
 # 3. the official Centrifugo JavaScript client (npm, pinned in tests/js/package-lock.json);
 # 4. llama.cpp's llama-server and a tiny GGUF model, built once into a cache outside the clone;
 # 5. lint (ruff), types (mypy --strict), then pytest with warnings as errors.
@@ -21,7 +21,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-APT_PACKAGES=(mandoc systemd cmake g++ make nodejs npm)
+APT_PACKAGES=(mandoc systemd chromium cmake g++ make nodejs npm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
