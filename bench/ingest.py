@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import trio  # noqa: E402
+import trio
 
-from drawstreamd.events import EventBus  # noqa: E402
-from drawstreamd.journal import Journal  # noqa: E402
-from drawstreamd.model import Donation  # noqa: E402
-from drawstreamd.queue import DrawQueue  # noqa: E402
+from drawstreamd.events import EventBus
+from drawstreamd.journal import Journal
+from drawstreamd.model import Donation
+from drawstreamd.queue import DrawQueue
 
 
 def donations(count: int, tag: str) -> list[Donation]:

@@ -22,13 +22,13 @@ os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
 os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import trio  # noqa: E402
+import trio
 
-from drawstreamd import config  # noqa: E402
-from drawstreamd.plan import builtin, dsl  # noqa: E402
-from drawstreamd.plan.base import PlanBuffer  # noqa: E402
-from drawstreamd.render.scene import Scene, Upcoming  # noqa: E402
-from drawstreamd.render.window import Renderer  # noqa: E402
+from drawstreamd import config
+from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan.base import PlanBuffer
+from drawstreamd.render.scene import Scene, Upcoming
+from drawstreamd.render.window import Renderer
 
 NEXT = tuple(
     Upcoming(f"Зритель {n}", f"нарисуй что-нибудь красивое номер {n}", 100 * n, "RUB", 90.0 * n)
