@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from drawstreamd.config import Settings
 
 TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "run")
@@ -143,7 +146,8 @@ def _plan(argv: list[str]) -> int:
     settings = load_settings(args)
     from drawstreamd.plan.cli import main as plan_main
 
-    return plan_main(settings, rest)
+    with _secrets_masked(settings):
+        return plan_main(settings, rest)
 
 
 def _auth(argv: list[str]) -> int:
@@ -153,7 +157,8 @@ def _auth(argv: list[str]) -> int:
     settings = load_settings(args)
     from drawstreamd.sources.donationalerts.auth_cli import main as auth_main
 
-    return auth_main(settings, rest)
+    with _secrets_masked(settings):
+        return auth_main(settings, rest)
 
 
 def _run(argv: list[str]) -> int:
@@ -211,6 +216,22 @@ def _first_leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
+
+
+@contextmanager
+def _secrets_masked(settings: Settings) -> Iterator[None]:
+    """Tools print servers' error text; mask configured secrets in it, as the daemon's log does."""
+    from drawstreamd import logs
+
+    logs.add_secrets(_secrets(settings))
+    real = sys.stderr
+    masked = logs.ScrubbingStream(real)
+    sys.stderr = masked
+    try:
+        yield
+    finally:
+        masked.flush()
+        sys.stderr = real
 
 
 def _secrets(settings: Settings) -> list[str]:

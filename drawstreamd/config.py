@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 
@@ -105,8 +107,9 @@ class Settings(BaseSettings):
     HUD_MASK_PROFANITY: bool = False
 
     # Gatekeeper
-    GATEKEEPER_BLOCK_WORDS: list[str] = Field(default_factory=list)
-    GATEKEEPER_ALLOW_WORDS: list[str] = Field(default_factory=list)
+    # comma-separated in the environment and .env ("spoiler,спойлер"), a list in TOML
+    GATEKEEPER_BLOCK_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    GATEKEEPER_ALLOW_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Control surfaces
     API_HOST: str = "127.0.0.1"
@@ -215,6 +218,9 @@ def load(config_path: Path | None = None, **overrides: Any) -> Settings:
     try:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return Settings(**clean)
+    except SettingsError as exc:
+        # a value a source could not even parse (e.g. malformed JSON for a structured key)
+        raise ConfigError([f"config: {exc}"]) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):

@@ -125,3 +125,12 @@ def test_bad_config_exits_2_before_anything_starts(clean_env: Path) -> None:
     assert len(lines) == 2, proc.stderr
     assert all(line.startswith("drawstreamd: config: ") for line in lines)
     assert not state.exists()
+
+
+def test_word_lists_are_comma_separated_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_BLOCK_WORDS", "spoiler, спойлер,,")
+    assert config.load().GATEKEEPER_BLOCK_WORDS == ["spoiler", "спойлер"]
+    toml = write(clean_env / "words.toml", 'GATEKEEPER_ALLOW_WORDS = ["херувим", "cockatoo"]\n')
+    assert config.load(toml).GATEKEEPER_ALLOW_WORDS == ["херувим", "cockatoo"]
