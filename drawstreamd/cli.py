@@ -138,9 +138,7 @@ def _check_config(argv: list[str]) -> int:
 
 
 def _plan(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="drawstreamd plan", description="Print the plan the planner makes for MESSAGE."
-    )
+    p = argparse.ArgumentParser(prog="drawstreamd plan", add_help=False)  # -h: the planner's
     _common(p)
     args, rest = p.parse_known_args(argv)
     settings = load_settings(args)
