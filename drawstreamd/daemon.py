@@ -59,6 +59,9 @@ LIVE_KEYS = (
 """Keys SIGHUP applies without a restart; the others need one (the log says which)."""
 
 
+_SOURCE_NAMES = {"donationalerts": "Donation Alerts"}
+
+
 class StartupError(Exception):
     """A one-line reason the daemon cannot start."""
 
@@ -166,6 +169,8 @@ class Daemon:
         self.stop = trio.Event()
         self.gatekeeper = _make_gatekeeper(settings)
         self.worker: Worker | None = None
+        self._sources: dict[str, bool] = {}
+        """Connection state of the networked donation sources, by source name."""
         self.renderer: Renderer | None = None
 
     async def run(self) -> None:
@@ -307,19 +312,33 @@ class Daemon:
         self.notifier.ready(status=self._status_text())
 
     def _status_text(self) -> str:
+        """systemd STATUS=, e.g. "drawing: 3 queued; Donation Alerts disconnected, retrying"."""
         worker = self.worker
         phase = worker.phase if worker else "starting"
         paused = " (paused)" if self.queue.paused else ""
-        return f"{phase}{paused}: {len(self.queue)} queued"
+        text = f"{phase}{paused}: {len(self.queue)} queued"
+        down = sorted(name for name, up in self._sources.items() if not up)
+        for name in down:
+            text += f"; {_SOURCE_NAMES.get(name, name)} disconnected, retrying"
+        if worker is not None and worker.llm is not None and not worker.llm_online:
+            text += "; LLM unreachable, builtin pictures"
+        return text
 
     async def _status_loop(self) -> None:
+        """Keep STATUS= current: on every source event, and once a second for the rest."""
         last = ""
-        while True:
-            text = self._status_text()
-            if text != last:
-                self.notifier.status(text)
-                last = text
-            await trio.sleep(1.0)
+        kinds = frozenset({"source_connected", "source_disconnected"})
+        async with self.events.subscribe(kinds) as sub:
+            while True:
+                for event in sub.drain():
+                    name = str(event.data.get("source", "source"))
+                    self._sources[name] = event.kind == "source_connected"
+                text = self._status_text()
+                if text != last:
+                    self.notifier.status(text)
+                    last = text
+                with trio.move_on_after(1.0):
+                    await sub.wait()
 
 
 def _make_gatekeeper(settings: Settings) -> Any:
