@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 async def test_status_says_when_donation_alerts_is_down_and_back(
-    tmp_path: Path, manager: Manager
+    tmp_path: Path,
+    manager: Manager,  # noqa: F811 - the fixture imported above
 ) -> None:
     async with open_fake_da() as fake:
         access, refresh = fake.issue_tokens()
