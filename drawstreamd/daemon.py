@@ -289,6 +289,7 @@ class Daemon:
                 log.error("reload refused, keeping the old config: %s", line)
             self.notifier.ready(status=self._status_text())
             return
+        old_level = self.settings.LOG_LEVEL
         changed = []
         for key in LIVE_KEYS:
             if getattr(new, key) != getattr(self.settings, key):
@@ -299,16 +300,20 @@ class Daemon:
             for k in type(new).model_fields
             if k not in LIVE_KEYS and getattr(new, k) != getattr(self.settings, k)
         ]
-        logs.set_level(self.settings.LOG_LEVEL)
         self.scene.default_ms = self.settings.DEFAULT_STEP_DURATION_MS
         reload_words = getattr(self.gatekeeper, "reload", None)
         if reload_words is not None:
             reload_words(self.settings.GATEKEEPER_BLOCK_WORDS, self.settings.GATEKEEPER_ALLOW_WORDS)
+        # say it at the more verbose of the old and new levels, so turning logging down
+        # (or up) does not hide the line that says so
+        levels = (old_level, self.settings.LOG_LEVEL)
+        logs.set_level(min(levels, key=logging.getLevelName))
         log.info(
             "config reloaded changed=%s needs_restart=%s",
             ",".join(changed) or "-",
             ",".join(needs_restart) or "-",
         )
+        logs.set_level(self.settings.LOG_LEVEL)
         self.notifier.ready(status=self._status_text())
 
     def _status_text(self) -> str:

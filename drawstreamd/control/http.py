@@ -28,6 +28,7 @@ from quart import Blueprint, Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from drawstreamd import logs
 from drawstreamd.control import commands as cmd
 from drawstreamd.control.openapi import (
     PREFIX,
@@ -298,6 +299,7 @@ async def serve_http(
     event WebSockets are closed with 1001 and requests get a short grace.
     """
     token = ensure_api_token(settings)
+    logs.add_secrets([token])  # a generated token is as secret as a configured one
     stopping = trio.Event()
 
     async def trigger() -> None:

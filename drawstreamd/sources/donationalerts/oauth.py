@@ -20,6 +20,8 @@ import httpx
 import msgspec
 import trio
 
+from drawstreamd import logs
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -102,14 +104,22 @@ def load_tokens(path: Path) -> Tokens | None:
         log.warning("da token file unreadable path=%s error=%s", path, exc.strerror)
         return None
     try:
-        return msgspec.json.decode(data, type=Tokens)
+        tokens = msgspec.json.decode(data, type=Tokens)
     except msgspec.DecodeError:
         log.warning("da token file is not valid; ignoring it path=%s", path)
         return None
+    _mask(tokens)
+    return tokens
+
+
+def _mask(tokens: Tokens) -> None:
+    """Tokens that come from a file or a token endpoint are masked in every log line too."""
+    logs.add_secrets(t for t in (tokens.access_token, tokens.refresh_token) if t)
 
 
 def save_tokens(path: Path, tokens: Tokens) -> None:
     """Write atomically with mode 0600 (the file holds live credentials)."""
+    _mask(tokens)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
