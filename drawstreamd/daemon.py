@@ -28,6 +28,7 @@ from drawstreamd.control.overlay import overlay_routes
 from drawstreamd.control.unix import serve_unix
 from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
+from drawstreamd.logs import kv
 from drawstreamd.queue import DrawQueue
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
@@ -137,14 +138,14 @@ async def supervise(
                 backoff.reset()
             delay = backoff.next_delay()
             log.error(
-                "service failed name=%s error=%s; restarting in %.1fs", name, _one(exc), delay
+                kv("service failed", name=name, error=_one(exc), restart_in_sec=round(delay, 1))
             )
             if not started:
                 started = True
                 task_status.started(None)
             await trio.sleep(delay)
             continue
-        log.info("service finished name=%s", name)
+        log.info(kv("service finished", name=name))
         if not started:
             task_status.started(None)
         return
@@ -286,7 +287,7 @@ class Daemon:
             new = config_mod.load(self.options.config_path, **self.options.overrides)
         except config_mod.ConfigError as exc:
             for line in exc.lines:
-                log.error("reload refused, keeping the old config: %s", line)
+                log.error(kv("reload refused, keeping the old config", reason=line))
             self.notifier.ready(status=self._status_text())
             return
         old_level = self.settings.LOG_LEVEL

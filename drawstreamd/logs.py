@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
@@ -213,6 +214,21 @@ def _jsonable(value: object) -> object:
     return scrub(str(value))
 
 
+_KV_PAIR = re.compile(r"(?<![\w.=])([a-z_][a-z0-9_]*)=(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,;]+)")
+
+
+def _typed(raw: str) -> object:
+    """A ``key=value`` value as JSON would want it: numbers as numbers, quotes removed."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        return raw[1:-1]
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
 
@@ -255,6 +271,10 @@ class Formatter(logging.Formatter):
             obj.update(level=record.levelname.lower(), logger=record.name, event=event)
             for k, v in fields.items():
                 obj.setdefault(k, _jsonable(v))
+            if not isinstance(msg, KV):
+                # a plain "what happened key=value …" message: its pairs become fields too
+                for k, v in _KV_PAIR.findall(event):
+                    obj.setdefault(k, _typed(v))
             if error is not None:
                 obj["error"] = error
             if trace is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from drawstreamd.logs import kv
 from drawstreamd.model import Donation, QueueItem, Status
 from drawstreamd.plan import builtin, dsl
 from drawstreamd.plan.base import PlanBuffer, Planner, PlannerError
@@ -343,7 +344,7 @@ class Worker:
             else:
                 await self.builtin.plan(message, buffer)
         except PlannerError as exc:
-            log.warning("planner failed: %s (steps so far=%d)", exc, len(buffer.steps))
+            log.warning(kv("planner failed", error=str(exc), steps_so_far=len(buffer.steps)))
             buffer.drop(f"planner: {exc}")
         finally:
             if not buffer.closed:

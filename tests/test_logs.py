@@ -98,6 +98,23 @@ def test_json_lines_keep_fields_typed() -> None:
     assert "Traceback" in second["traceback"]
 
 
+def test_json_lifts_key_value_pairs_out_of_plain_messages() -> None:
+    out = io.StringIO()
+    logs.setup("info", "json", stream=out)
+    log.info("da socket connected user_id=%s client=%s", 4242, "c1fa-2f35")
+    log.warning("da socket down reason=closed code=1006 why='no pong' reconnect_in=1.5")
+    first, second = (json.loads(x) for x in lines(out))
+    assert first["event"] == "da socket connected user_id=4242 client=c1fa-2f35"
+    assert (first["user_id"], first["client"]) == (4242, "c1fa-2f35")
+    assert (second["reason"], second["code"], second["why"], second["reconnect_in"]) == (
+        "closed",
+        1006,
+        "no pong",
+        1.5,
+    )
+    assert second["level"] == "warning"  # a pair never overwrites the record's own keys
+
+
 def test_level_applies_to_our_loggers_and_can_change_live() -> None:
     out = io.StringIO()
     logs.setup("warning", "text", stream=out)

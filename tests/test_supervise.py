@@ -34,7 +34,7 @@ async def test_a_failing_service_is_restarted_with_growing_delays(
     assert max(gaps) > min(gaps)  # backoff grows
     assert all(g <= 30.2 for g in gaps)  # and is capped
     failures = [r.getMessage() for r in caplog.records]
-    assert any("name=flaky source" in m and "socket dropped" in m for m in failures)
+    assert any('name="flaky source"' in m and "socket dropped" in m for m in failures)
 
 
 async def test_a_service_that_returns_is_not_restarted(
