@@ -144,13 +144,6 @@ class Journal:
                 self._flushed = trio.Event()
         return pending.result
 
-    async def record_many(
-        self, donations: Sequence[Donation], skip_reason: str | None = None
-    ) -> list[QueueItem | None]:
-        batch = [_Pending(d, skip_reason) for d in donations]
-        await self._run(self._insert_batch, batch)
-        return [p.result for p in batch]
-
     def _insert_batch(self, batch: list[_Pending]) -> None:
         now = time.time()
         cur = self._conn.cursor()

@@ -187,7 +187,3 @@ class Scene:
             canvas[i + 1] = (c >> 8) & 255
             canvas[i + 2] = c & 255
         self.canvas_version += 1
-
-    @property
-    def drawing(self) -> bool:
-        return self._buffer is not None
