@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from drawstreamd.config import Settings
 
 TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "run")
@@ -144,8 +141,8 @@ def _plan(argv: list[str]) -> int:
     settings = load_settings(args)
     from drawstreamd.plan.cli import main as plan_main
 
-    with _secrets_masked(settings):
-        return plan_main(settings, rest)
+    _mask_secrets(settings)
+    return plan_main(settings, rest)
 
 
 def _auth(argv: list[str]) -> int:
@@ -155,8 +152,8 @@ def _auth(argv: list[str]) -> int:
     settings = load_settings(args)
     from drawstreamd.sources.donationalerts.auth_cli import main as auth_main
 
-    with _secrets_masked(settings):
-        return auth_main(settings, rest)
+    _mask_secrets(settings)
+    return auth_main(settings, rest)
 
 
 def _run(argv: list[str]) -> int:
@@ -216,20 +213,13 @@ def _first_leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-@contextmanager
-def _secrets_masked(settings: Settings) -> Iterator[None]:
-    """Tools print servers' error text; mask configured secrets in it, as the daemon's log does."""
+def _mask_secrets(settings: Settings) -> None:
+    """Tools print servers' error text: mask configured secrets in all they print, as the
+    daemon's log does."""
     from drawstreamd import logs
 
     logs.add_secrets(_secrets(settings))
-    real = sys.stderr
-    masked = logs.ScrubbingStream(real)
-    sys.stderr = masked
-    try:
-        yield
-    finally:
-        masked.flush()
-        sys.stderr = real
+    logs.protect_stdio()
 
 
 def _secrets(settings: Settings) -> list[str]:
