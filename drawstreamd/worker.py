@@ -349,9 +349,7 @@ class Worker:
         finally:
             if not buffer.closed:
                 if not buffer.steps:
-                    fallback = builtin.match(message)
-                    plan = fallback[1] if fallback else builtin.text_card(message)
-                    buffer.fill(plan, "builtin")
+                    buffer.fill(*builtin.plan_for(message))
                 else:
                     buffer.close()
 

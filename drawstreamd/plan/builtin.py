@@ -152,11 +152,13 @@ class BuiltinPlanner:
     name = "builtin"
 
     async def plan(self, message: str, out: PlanBuffer) -> None:
-        found = match(message)
-        if found is not None:
-            out.fill(found[1], "builtin")
-        else:
-            out.fill(text_card(message), "card")
+        out.fill(*plan_for(message))
+
+
+def plan_for(message: str) -> tuple[Plan, str]:
+    """The library's picture for ``message``, else the message on a text card; with its origin."""
+    found = match(message)
+    return (found[1], "builtin") if found is not None else (text_card(message), "card")
 
 
 def few_shot(n: int) -> list[tuple[str, str]]:
