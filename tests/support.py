@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
@@ -31,3 +34,59 @@ def process_env(home: Path, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+class DaemonProcess:
+    """``drawstreamd`` started as a user starts it, with its own state dir and control socket.
+
+    ``port`` is the HTTP API's (0: any free one); its output goes to a log file beside the
+    state dir.
+    """
+
+    def __init__(self, home: Path, state: Path, *args: str, port: int = 0, **env: str) -> None:
+        self.state = state
+        self.socket = state / "ctl.sock"
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = state.parent / f"daemon-{time.monotonic_ns()}.log"
+        if "PYTHONPATH" in os.environ:  # run the same code as the test
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        self.env = process_env(home, API_PORT=str(port), **env)
+        command = [drawstreamd_bin(), "--state-dir", str(state), "--socket", str(self.socket)]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [*command, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [drawstreamctl_bin(), "--socket", str(self.socket), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=check,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until the control socket answers; fails with the daemon's output if it exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
+            if self.ctl("ping", check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"daemon not ready:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -11,68 +11,21 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from support import drawstreamctl_bin, drawstreamd_bin, process_env
+from support import DaemonProcess, drawstreamd_bin, process_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 
-class Daemon:
+class Daemon(DaemonProcess):
+    """A headless daemon on any free API port."""
+
     def __init__(self, home: Path, state: Path, *args: str, **env: str) -> None:
-        self.state = state
-        self.socket = state / "ctl.sock"
-        self.log = state.parent / f"daemon-{time.monotonic_ns()}.log"
-        self.env = process_env(home, API_PORT="0", **env)
-        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                drawstreamd_bin(),
-                "--headless",
-                "--state-dir",
-                str(state),
-                "--socket",
-                str(self.socket),
-                *args,
-            ],
-            env=self.env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
-            if self.ctl("ping", check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"daemon not ready:\n{self.output()}")
-
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [drawstreamctl_bin(), "--socket", str(self.socket), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=check,
-        )
+        super().__init__(home, state, "--headless", *args, **env)
 
     def status(self) -> dict[str, object]:
         return dict(json.loads(self.ctl("--json", "status").stdout))
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self._out.close()
 
 
 @pytest.fixture
@@ -80,10 +33,7 @@ def daemons(clean_env: Path) -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
     for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        d._out.close()
+        d.kill()
 
 
 def journal_rows(state: Path) -> list[tuple[int, str, str, str]]:

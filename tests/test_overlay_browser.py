@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import struct
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +18,7 @@ import httpx
 import pytest
 import trio
 from cdp import Page, open_browser
-from support import drawstreamctl_bin, drawstreamd_bin, process_env
+from support import DaemonProcess
 from test_control_harness import free_port
 
 from drawstreamd import config
@@ -49,59 +47,11 @@ VISIBLE = """(() => {
 })()"""
 
 
-class Daemon:
+class Daemon(DaemonProcess):
     """``drawstreamd`` as a user starts it, on a port we picked (to know the overlay's URL)."""
 
     def __init__(self, home: Path, state: Path, port: int, *args: str, **env: str) -> None:
-        self.state = state
-        self.socket = state / "ctl.sock"
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = state.parent / f"daemon-{time.monotonic_ns()}.log"
-        if "PYTHONPATH" in os.environ:  # run the same code as this test
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        self.env = process_env(home, API_PORT=str(port), **env)
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [
-                    drawstreamd_bin(),
-                    "--state-dir",
-                    str(state),
-                    "--socket",
-                    str(self.socket),
-                    *args,
-                ],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [drawstreamctl_bin(), "--socket", str(self.socket), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=check,
-        )
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
-            if self.ctl("ping", check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"daemon not ready:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        super().__init__(home, state, *args, port=port, **env)
 
 
 @pytest.fixture
@@ -109,9 +59,7 @@ def daemons() -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
     for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
+        d.kill()
 
 
 async def start(
