@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trio
+from support import process_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -238,17 +239,13 @@ async def test_under_journald_every_line_carries_its_priority(tmp_path: Path) ->
     err_path = tmp_path / "journal.err"
     err_path.touch()
     st = err_path.stat()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_RUNTIME_DIR": str(tmp_path),
-        "SDL_VIDEODRIVER": "dummy",
-        "API_PORT": "0",  # never the default port another daemon may hold
-        "LLM_BACKEND": "builtin",
-        "LOG_FORMAT": "json",
-        "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}",
-    }
+    env = process_env(
+        tmp_path,
+        XDG_RUNTIME_DIR=str(tmp_path),
+        API_PORT="0",  # never the default port another daemon may hold
+        LOG_FORMAT="json",
+        JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}",
+    )
     argv = [str(BIN / "drawstreamd"), "--headless", "--state-dir", str(tmp_path / "state")]
     with err_path.open("ab") as err, (tmp_path / "journal.out").open("wb") as out:
         process = await trio.lowlevel.open_process(

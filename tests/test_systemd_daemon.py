@@ -7,7 +7,6 @@ builtin planner and the demo source, in its own temporary state, config and runt
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trio
+from support import process_env
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -107,19 +107,15 @@ async def start(
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
     stderr = tmp_path / f"{name}.err"
-    full_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    overrides = {
         "XDG_RUNTIME_DIR": str(runtime),
-        "SDL_VIDEODRIVER": "dummy",
         "API_PORT": "0",  # never the default port another daemon may hold
-        "LLM_BACKEND": "builtin",
         "DEFAULT_STEP_DURATION_MS": "40",
         "NOTIFY_SOCKET": manager.env_value,
         "WATCHDOG_USEC": "1000000",
         **(env or {}),
     }
+    full_env = process_env(tmp_path, **overrides)
     with (tmp_path / f"{name}.out").open("wb") as out, stderr.open("wb") as err:
         process = await trio.lowlevel.open_process(
             [str(DRAWSTREAMD), "--headless", "--state-dir", str(state), *args],
