@@ -104,7 +104,12 @@ class Settings(BaseSettings):
     DEFAULT_STEP_DURATION_MS: int = Field(600, ge=0, le=60000)
     SHOW_DURATION_SEC: float = Field(90.0, ge=0.0, le=3600.0)
     LOCALE: Literal["ru", "en"] = "ru"
-    HUD_MASK_PROFANITY: bool = False
+    HUD_MASK_PROFANITY: bool = True
+    HUD_REFUSED_TEXT: str = Field(
+        "",
+        max_length=80,
+        description="shown in place of a refused message; empty: the localised default",
+    )
 
     # Gatekeeper
     # comma-separated in the environment and .env ("spoiler,спойлер"), a list in TOML
@@ -122,6 +127,10 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] = "text"
     SHUTDOWN_GRACE_SEC: float = Field(5.0, ge=0.0, le=120.0)
+    GALLERY_KEEP: int = Field(2000, ge=1, le=100_000, description="newest pictures kept")
+    JOURNAL_KEEP_DAYS: float = Field(
+        90.0, gt=0.0, le=36500.0, description="finished donations older than this are forgotten"
+    )
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

@@ -24,16 +24,17 @@ from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
 from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
-from drawstreamd.queue import DrawQueue
+from drawstreamd.pipeline import Pipeline
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
-from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from drawstreamd.config import Settings
     from drawstreamd.model import Event
+    from drawstreamd.queue import DrawQueue
+    from drawstreamd.worker import Worker
 
 
 @dataclass
@@ -87,11 +88,11 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
     run_dir = Path(tempfile.mkdtemp(prefix="dsctl-", dir="/tmp"))
     try:
         events = EventBus()
-        queue = DrawQueue(journal, events)
         scene = Scene(cfg.CANVAS_W, cfg.CANVAS_H, cfg.DEFAULT_STEP_DURATION_MS)
-        worker = Worker(
-            cfg, queue, journal, events, scene, Gatekeeper(), Gallery(state / "gallery")
+        pipeline = Pipeline.build(
+            cfg, journal, events, scene, Gallery(state / "gallery"), Gatekeeper()
         )
+        queue, worker = pipeline.queue, pipeline.worker
         renderer = Renderer(cfg, scene, window=False)
         commands = Commands(cfg, queue, journal, worker, events, frames=renderer)
         st = Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
@@ -104,7 +105,7 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
 
             nursery.start_soon(spy)
             await nursery.start(renderer.serve)
-            await nursery.start(worker.serve)
+            await nursery.start(pipeline.serve)
             yield st
             nursery.cancel_scope.cancel()
     finally:

@@ -73,6 +73,7 @@ async def test_status_is_the_default_and_json_is_typed(tmp_path: Path) -> None:
                 "progress": 0.0,
                 "remaining_sec": 0.0,
                 "planner": "builtin",
+                "journal": "ok",
             }
 
 

@@ -79,7 +79,10 @@ async def test_reading_needs_no_token(tmp_path: Path) -> None:
             r = await a.client.get("/current")
             assert r.json() == {"state": "idle", "progress": 0.0, "remaining_sec": 0.0} | {
                 k: None
-                for k in ("id", "status", "donor", "message", "amount", "currency", "source")
+                for k in (
+                    "id", "status", "donor", "message", "amount", "currency", "source",
+                    "verdict", "rule", "name_rule", "check",
+                )
             }
 
 

@@ -43,14 +43,14 @@ from drawstreamd.control.overlay import (
 )
 from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
-from drawstreamd.model import Donation, Status
+from drawstreamd.model import Assessment, Donation, Status, Verdict
 from drawstreamd.plan import builtin
 from drawstreamd.plan.base import PlanBuffer
 from drawstreamd.render import png
 from drawstreamd.render.scene import Scene, Upcoming
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from drawstreamd.config import Settings
@@ -173,7 +173,7 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served(
-    tmp_path: Path, mask: Callable[[str], str] | None = None, **overrides: object
+    tmp_path: Path, words: Gatekeeper | None = None, **overrides: object
 ) -> AsyncIterator[Served]:
     state = tmp_path / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -183,7 +183,9 @@ async def served(
     stopping = trio.Event()
     app = QuartTrio("overlay-test")
     app.register_blueprint(
-        overlay_blueprint(settings, scene, journal, state / "gallery", stopping=stopping, mask=mask)
+        overlay_blueprint(
+            settings, scene, journal, state / "gallery", stopping=stopping, words=words
+        )
     )
     cfg = HypercornConfig()
     port = free_port()
@@ -426,10 +428,11 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
         async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
             ids = await add_drawings(s, PAGE_SIZE + 3)
             blocked = await s.journal.record(
-                Donation(source="test", external_id="bad", donor="troll", message="нарисуй х*й")
+                Donation(source="test", external_id="bad", donor="troll", message="нарисуй х*й"),
+                assessment=Assessment(verdict=Verdict.REFUSED, rule="sexual:genitals"),
             )
             assert blocked is not None
-            await s.journal.set_status(blocked.id, Status.SHOWN, rule="nsfw")
+            await s.journal.set_status(blocked.id, Status.SHOWN)
             card = png.encode(2, 2, bytes([7]) * 12)  # the "You are too small" card
             (s.settings.STATE_DIR / "gallery" / f"{blocked.id}.png").write_bytes(card)
             missing = await s.journal.record(Donation(source="test", external_id="lost"))
@@ -446,6 +449,7 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             assert order == [missing.id, blocked.id, *reversed(ids)][:PAGE_SIZE]
             assert "troll" in page
             assert "х*й" not in page  # a refused request is not repeated to viewers
+            assert "Message hidden" in page  # the neutral line stands in its place
             assert f'data-id="{blocked.id}"' not in page  # nor offered for a replay
             assert 'rel="next" href="/gallery?page=2"' in page
             assert f'src="/gallery/{ids[-1]}.png"' in page
@@ -487,7 +491,7 @@ async def test_gallery_masks_profanity_as_the_hud_does(tmp_path: Path) -> None:
     with trio.fail_after(20):
         for on in (True, False):
             async with (
-                served(tmp_path / str(on), gatekeeper.mask, HUD_MASK_PROFANITY=on) as s,
+                served(tmp_path / str(on), gatekeeper, HUD_MASK_PROFANITY=on) as s,
                 httpx.AsyncClient(base_url=s.url) as http,
             ):
                 d = Donation(source="test", external_id="1", donor="fuckface", message="кот, блять")

@@ -19,7 +19,8 @@ import msgspec
 import trio
 
 from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
-from drawstreamd.model import Donation, QueueItem, donor_name
+from drawstreamd.journal import JournalWriteError
+from drawstreamd.model import Donation, QueueItem, Verdict, donor_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -83,6 +84,16 @@ class ItemInfo(msgspec.Struct, kw_only=True):
     updated_at: float
     reason: str | None = None
     rule: str | None = None
+    """The gatekeeper rule behind the verdict (``model:<category>`` for the model's)."""
+    verdict: str = "allowed"
+    """allowed, doubtful or refused: the gatekeeper's word on the message."""
+    name_rule: str | None = None
+    """The rule that refused the donor's name (viewers see "Anonymous")."""
+    check: str = "off"
+    """The model's second opinion: off, pending, done, or words (the model failed)."""
+    approval: str | None = None
+    """waiting or approved, when a moderator decides (MODERATION manual/flagged)."""
+    interruptions: int = 0
 
 
 class StatusReply(msgspec.Struct, kw_only=True):
@@ -96,6 +107,10 @@ class StatusReply(msgspec.Struct, kw_only=True):
     progress: float = 0.0
     remaining_sec: float = 0.0
     planner: str = ""
+    verdict: str | None = None
+    rule: str | None = None
+    journal: str = "ok"
+    """ok, or why the journal cannot write (donations are refused until it can)."""
 
 
 class CurrentReply(msgspec.Struct, kw_only=True):
@@ -111,6 +126,10 @@ class CurrentReply(msgspec.Struct, kw_only=True):
     source: str | None = None
     progress: float = 0.0
     remaining_sec: float = 0.0
+    verdict: str | None = None
+    rule: str | None = None
+    name_rule: str | None = None
+    check: str | None = None
 
 
 class QueueReply(msgspec.Struct, kw_only=True):
@@ -185,6 +204,11 @@ def item_info(item: QueueItem) -> ItemInfo:
         updated_at=item.updated_at,
         reason=item.reason,
         rule=item.rule,
+        verdict=str(item.verdict),
+        name_rule=item.name_rule,
+        check=str(item.check),
+        approval=str(item.approval) if item.approval else None,
+        interruptions=item.interruptions,
     )
 
 
@@ -211,6 +235,10 @@ def _float_arg(text: str, what: str) -> float:
 MAX_ID = 2**63 - 1
 LATE_SEC = 0.033
 STATS_MAX_SEC = 60.0
+
+
+def _unwritable(what: str, exc: JournalWriteError) -> CommandError:
+    return CommandError(ErrorCode.SYSTEM, f"{what}: {exc}")
 
 
 def _check_id(item_id: int) -> None:
@@ -301,6 +329,9 @@ class Commands:
             progress=self.worker.progress() if item else 0.0,
             remaining_sec=self.worker.remaining_sec() if item else 0.0,
             planner=self.worker.planner_state,
+            verdict=str(item.verdict) if item else None,
+            rule=item.rule if item else None,
+            journal=self.journal.failing or "ok",
         )
 
     async def current(self) -> CurrentReply:
@@ -319,6 +350,10 @@ class Commands:
             source=d.source,
             progress=self.worker.progress(),
             remaining_sec=self.worker.remaining_sec(),
+            verdict=str(item.verdict),
+            rule=item.rule,
+            name_rule=item.name_rule,
+            check=str(item.check),
         )
 
     async def queue_list(self) -> QueueReply:
@@ -340,7 +375,10 @@ class Commands:
         return SkipReply(skipped=skipped, id=item.id if item and skipped else None)
 
     async def clear(self) -> ClearReply:
-        return ClearReply(cleared=await self.queue.clear("cleared by operator"))
+        try:
+            return ClearReply(cleared=await self.queue.clear("cleared by operator"))
+        except JournalWriteError as exc:
+            raise _unwritable("nothing cleared", exc) from None
 
     async def pause(self) -> PauseReply:
         self.queue.pause()
@@ -352,14 +390,25 @@ class Commands:
 
     async def remove(self, item_id: int) -> RemoveReply:
         _check_id(item_id)
-        if not await self.queue.remove(item_id, "removed by operator"):
+        try:
+            removed = await self.queue.remove(item_id, "removed by operator")
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not removed", exc) from None
+        if not removed:
             raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
         return RemoveReply(removed=True, id=item_id)
 
     async def replay(self, item_id: int) -> ItemInfo:
         _check_id(item_id)
-        if await self.journal.get(item_id) is None:
+        original = await self.journal.get(item_id)
+        if original is None:
             raise CommandError(ErrorCode.NO_EXIST, f"no item {item_id}")
+        if original.verdict is Verdict.REFUSED:
+            raise CommandError(
+                ErrorCode.STATE,
+                f"item {item_id} was refused by the gatekeeper ({original.rule}); "
+                "it cannot be replayed",
+            )
         item = await self.worker.replay(item_id)
         if item is None:
             raise CommandError(ErrorCode.NO_EXIST, f"item {item_id} has no finished drawing")
@@ -392,7 +441,11 @@ class Commands:
             amount=req.amount,
             currency=req.currency.upper(),
         )
-        if not await self.queue.submit(donation):
+        try:
+            fresh = await self.queue.submit(donation)
+        except JournalWriteError as exc:
+            raise _unwritable("donation not queued, nothing was recorded", exc) from None
+        if not fresh:
             raise CommandError(ErrorCode.EXIST, "this donation is already in the journal")
         # submit() appends to the queue after its last await, so the item is still there
         for item in reversed(self.queue.pending.values()):

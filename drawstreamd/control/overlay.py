@@ -31,7 +31,8 @@ import msgspec
 import trio
 from quart import Blueprint, Response, request, send_from_directory, websocket
 
-from drawstreamd.control.gallery_page import MAX_PAGE, PAGE_SIZE, gallery_page
+from drawstreamd.control.gallery_page import AIRED, MAX_PAGE, PAGE_SIZE, gallery_page
+from drawstreamd.moderation import audience_view
 from drawstreamd.render.hud import CAPTION, LABELS, format_amount, format_eta
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
     from drawstreamd.config import Settings
     from drawstreamd.journal import Journal
+    from drawstreamd.model import QueueItem
+    from drawstreamd.moderation import Shown, Words
     from drawstreamd.render.scene import Hud, Scene
 
 STATIC = Path(__file__).parent / "static"
@@ -284,15 +287,15 @@ def overlay_blueprint(
     gallery_dir: Path,
     *,
     stopping: trio.Event,
-    mask: Callable[[str], str] | None = None,
+    words: Words | None = None,
 ) -> Blueprint:
     """``/overlay`` (+ ``/overlay/ws``, ``/overlay/static/…``, ``/overlay/fonts/…``) and
     ``/gallery`` (+ ``/gallery/<id>.png``). Overlay sockets close with 1001 once ``stopping``
-    is set; nothing here needs or accepts a token. With HUD_MASK_PROFANITY on, the gallery
-    shows donors and messages through ``mask`` (the gatekeeper's), as the HUD does."""
+    is set; nothing here needs or accepts a token. The gallery shows what the audience may
+    see (:func:`drawstreamd.moderation.audience_view`, masked with ``words`` as the HUD is)."""
 
-    def shown(text: str) -> str:
-        return mask(text) if mask is not None and settings.HUD_MASK_PROFANITY else text
+    def shown(item: QueueItem) -> Shown:
+        return audience_view(item, settings, words)
 
     bp = Blueprint("overlay", __name__, static_folder="static", static_url_path="/overlay/static")
     sockets: dict[str, int] = {}
@@ -347,7 +350,7 @@ def overlay_blueprint(
             page = 0
         if not 1 <= page <= MAX_PAGE:
             return Response("page must be a whole number from 1", status=400)
-        items = await journal.history(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+        items = await journal.history(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, statuses=AIRED)
         ids = [i.id for i in items]
         pictures = await trio.to_thread.run_sync(
             lambda: {i for i in ids if (gallery_dir / f"{i}.png").is_file()}
@@ -373,14 +376,14 @@ def overlay_routes(
     journal: Journal,
     gallery_dir: Path,
     *,
-    mask: Callable[[str], str] | None = None,
+    words: Words | None = None,
 ) -> Callable[[trio.Event], Blueprint]:
     """:func:`overlay_blueprint` as ``serve_http(blueprints=[...])`` wants it: given the event
     set when the server starts to shut down."""
 
     def make(stopping: trio.Event) -> Blueprint:
         return overlay_blueprint(
-            settings, scene, journal, gallery_dir, stopping=stopping, mask=mask
+            settings, scene, journal, gallery_dir, stopping=stopping, words=words
         )
 
     return make

@@ -181,6 +181,7 @@ FIELD_TYPES: dict[str, type] = {
     "interval_max_ms": float,
     "late": int,
     "late_percent": float,
+    "interruptions": int,
     "paused": bool,
     "skipped": bool,
     "removed": bool,
