@@ -143,6 +143,16 @@ async def test_checks_and_plans_on_one_server_are_scripted_apart(
     assert (len(fake.requests), len(fake.check_requests)) == (1, 1)
 
 
+async def test_a_cancelled_check_closes_its_request(fake: FakeLLM, http: httpx.AsyncClient) -> None:
+    # The item was removed while the model was thinking: the server sees the client go.
+    fake.push_checks(verdict(refuse=False, hang=0.5))
+    with trio.fail_after(10):
+        with trio.move_on_after(0.1):
+            await ModelCheck(settings(fake.url), http).check("draw a cat")
+        await fake.wait_until(lambda f: f.open_streams == 0)
+    assert (fake.closed_by_client, fake.completed) == (1, 0)
+
+
 async def test_nothing_to_judge_needs_no_question(fake: FakeLLM, http: httpx.AsyncClient) -> None:
     with trio.fail_after(10):
         got = await ModelCheck(settings(fake.url), http).check("  ", "")
