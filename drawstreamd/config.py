@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # comma-separated in the environment and .env ("spoiler,спойлер"), a list in TOML
     GATEKEEPER_BLOCK_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     GATEKEEPER_ALLOW_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # a second opinion from the model on messages the words let through (LLM_BACKEND=openai)
+    GATEKEEPER_MODEL_CHECK: Literal["on", "off"] = "on"
+    GATEKEEPER_MODEL_TIMEOUT_SEC: float = Field(
+        15.0, gt=0.0, le=120.0, description="longest wait for the model's yes/no"
+    )
 
     # Control surfaces
     API_HOST: str = "127.0.0.1"

@@ -177,13 +177,22 @@ class Daemon:
         self.stop = trio.Event()
         journal.on_health.append(self._journal_health)
         self.http = httpx.AsyncClient()
-        llm = None
+        llm = judge = None
         if settings.LLM_BACKEND == "openai":
             from drawstreamd.plan.llm import OpenAIPlanner
+            from drawstreamd.plan.model_check import ModelCheck, wanted
 
             llm = OpenAIPlanner(settings, self.http)
+            judge = ModelCheck(settings, self.http) if wanted(settings) else None
         self.pipeline = Pipeline.build(
-            settings, journal, self.events, self.scene, self.gallery, self.gatekeeper, llm=llm
+            settings,
+            journal,
+            self.events,
+            self.scene,
+            self.gallery,
+            self.gatekeeper,
+            llm=llm,
+            judge=judge,
         )
         self.queue = self.pipeline.queue
         self.worker: Worker | None = None

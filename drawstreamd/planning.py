@@ -274,7 +274,7 @@ class Checker:
                 await self.settle(item)
 
     def _timeout(self) -> float:
-        return float(getattr(self.planning.settings, "GATEKEEPER_MODEL_TIMEOUT_SEC", 15.0))
+        return self.planning.settings.GATEKEEPER_MODEL_TIMEOUT_SEC
 
     async def settle(self, item: QueueItem) -> None:
         """Until the item's message has both verdicts (or the words alone, if the model fails)."""
@@ -295,6 +295,7 @@ class Checker:
     async def _ask(self, item: QueueItem) -> None:
         p = self.planning
         answer = None
+        asked = p.judge is not None and p.llm_online
         if p.judge is not None and p.llm_online:
             async with p.lock:
                 if item.check.settled:
@@ -305,19 +306,17 @@ class Checker:
             return
         if answer is None:
             now = time.monotonic()
-            if now - self._words_logged >= WORDS_LOG_EVERY_SEC:
+            if not asked and now - self._words_logged >= WORDS_LOG_EVERY_SEC:
+                # (a model that was asked and failed says so itself, in model_check)
                 self._words_logged = now
                 log.warning(
-                    kv(
-                        "model check unavailable: the word filter alone decided",
-                        item=item.id,
-                        llm="online" if p.llm_online else "offline",
-                    )
+                    kv("model check skipped, the LLM is offline: the word filter alone decided",
+                       item=item.id)  # fmt: skip
                 )
             verdict, rule, check = item.verdict, item.rule, Check.WORDS
         elif answer.refuse:
             verdict, check = Verdict.REFUSED, Check.DONE
-            rule = f"model:{answer.category or 'policy'}"
+            rule = f"model:{answer.category or 'other'}"
             log.info(kv("model check refused", item=item.id, rule=rule))
         else:
             verdict, rule, check = item.verdict, item.rule, Check.DONE

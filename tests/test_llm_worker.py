@@ -13,7 +13,6 @@ import trio
 from worker_rig import FRAME_RATE, Rig
 
 if TYPE_CHECKING:
-
     import httpx
     from conftest_llama import LlamaServer
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 import trio
 
@@ -19,7 +18,6 @@ from drawstreamd.model import Donation, Event
 from drawstreamd.pipeline import Pipeline
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
-from drawstreamd.testing.fake_llm import FakeLLM
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -70,20 +68,6 @@ def settings(tmp_path: Path, **overrides: object) -> config.Settings:
     }
     base.update(overrides)
     return config.load(None, **base)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeLLM:
-    """The fake OpenAI-compatible server on loopback (model ``fake-model``)."""
-    server = FakeLLM(model="fake-model")
-    await nursery.start(server.serve)
-    return server
 
 
 @pytest.fixture

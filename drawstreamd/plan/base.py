@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from drawstreamd.plan.dsl import Plan, Step
 
 
+MAX_ERRORS = 20
+"""Reasons kept per plan; later ones are only counted (a model can write thousands of bad
+steps)."""
+MAX_REASON_CHARS = 300
 
 class PlannerError(Exception):
     """A planner gave up; steps already in the buffer stay and are drawn."""
@@ -32,7 +36,10 @@ class PlanBuffer:
         self.bg: str | None = None
         self.steps: list[Step] = []
         self.errors: list[str] = []
-        """Validation reasons for dropped steps (operator-facing)."""
+        """Validation reasons for dropped steps (operator-facing): the first
+        :data:`MAX_ERRORS`, then one line counting the rest."""
+        self.dropped = 0
+        """How many reasons were given in all."""
         self.origin: str = ""
         """Which planner produced it: ``llm``, ``builtin``, ``card``…"""
         self.closed = False
@@ -87,7 +94,18 @@ class PlanBuffer:
         return dsl.Plan(seed=self.seed, bg=self.bg, steps=list(self.steps))
 
     def drop(self, reason: str) -> None:
-        self.errors.append(reason)
+        self.dropped += 1
+        if self.dropped <= MAX_ERRORS:
+            if len(reason) > MAX_REASON_CHARS:
+                reason = reason[: MAX_REASON_CHARS - 1] + "…"
+            self.errors.append(reason)
+            return
+        more = self.dropped - MAX_ERRORS
+        summary = f"{more} more reason(s) not kept"
+        if more == 1:
+            self.errors.append(summary)
+        else:
+            self.errors[-1] = summary
 
     def close(self) -> None:
         self.closed = True

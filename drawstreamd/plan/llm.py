@@ -17,6 +17,12 @@ the buffer is closed; otherwise it is left open and empty for the worker's fallb
 The grammar sent to the model caps every list (``LLM_MAX_STEPS``, ``LLM_MAX_POINTS``,
 ``LLM_MAX_GROUP_SHAPES``) and text, so a model that starts repeating itself still closes its
 plan before ``LLM_MAX_TOKENS``.
+
+Reading stops as soon as the plan is complete (its JSON object closed, ``[DONE]``, or the
+step limit reached) and the response is closed at once, as it is when planning is cancelled
+(:func:`drawstreamd.plan.chat.open_chat`): the server sees the connection go and stops
+writing. Every buffer on the way is capped (:mod:`drawstreamd.plan.stream`,
+:meth:`PlanBuffer.drop`).
 """
 
 from __future__ import annotations
@@ -30,12 +36,21 @@ import msgspec
 import trio
 
 from drawstreamd.plan import builtin, dsl, prompt
-from drawstreamd.plan.base import PlanBuffer, PlannerError
+from drawstreamd.plan.chat import (
+    ChatResponse,
+    LLMError,
+    error_text,
+    http_failure,
+    kv,
+    open_chat,
+    status_error,
+)
 from drawstreamd.plan.stream import (
     Field,
     InvalidJSON,
     PlanStreamParser,
     SSEDecoder,
+    SSETooLong,
     StreamError,
     Truncated,
     WrongShape,
@@ -43,9 +58,12 @@ from drawstreamd.plan.stream import (
 from drawstreamd.retry import Backoff
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
     from drawstreamd.config import Settings
+    from drawstreamd.plan.base import PlanBuffer
+
+__all__ = ["LLMError", "OpenAIPlanner"]
 
 log = logging.getLogger("drawstreamd.llm")
 
@@ -54,21 +72,6 @@ FEW_SHOT = 3
 PROBE_TIMEOUT_SEC = 3.0
 TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
-
-
-class LLMError(PlannerError):
-    """One failed planning attempt (or the last of them): ``cause`` is a short code."""
-
-    def __init__(self, cause: str, detail: str, *, retryable: bool = True) -> None:
-        super().__init__(f"LLM {cause}: {detail}")
-        self.cause = cause
-        self.detail = detail
-        self.retryable = retryable
-
-
-def _kv(value: object) -> str:
-    text = str(value)
-    return repr(text) if (not text or any(c in text for c in " =\"'\n")) else text
 
 
 class OpenAIPlanner:
@@ -135,7 +138,7 @@ class OpenAIPlanner:
             with trio.fail_after(PROBE_TIMEOUT_SEC):
                 resp = await self._http.get(url, headers=self._auth, timeout=PROBE_TIMEOUT_SEC)
         except (httpx.HTTPError, trio.TooSlowError) as exc:
-            log.debug("llm probe failed url=%s error=%s", url, _kv(exc or type(exc).__name__))
+            log.debug("llm probe failed url=%s error=%s", url, kv(exc or type(exc).__name__))
             return False
         if not resp.is_success:
             log.debug("llm probe failed url=%s status=%d", url, resp.status_code)
@@ -147,8 +150,8 @@ class OpenAIPlanner:
         if ids and self._s.LLM_MODEL_ID not in ids:
             log.warning(
                 "llm model not listed by the endpoint model=%s listed=%s",
-                _kv(self._s.LLM_MODEL_ID),
-                _kv(",".join(str(i) for i in ids[:10])),
+                kv(self._s.LLM_MODEL_ID),
+                kv(",".join(str(i) for i in ids[:10])),
             )
         return True
 
@@ -175,7 +178,7 @@ class OpenAIPlanner:
                     attempt,
                     self._s.LLM_ATTEMPTS,
                     len(out.steps),
-                    _kv(exc.detail),
+                    kv(exc.detail),
                 )
                 if out.steps:
                     out.close()  # what was drawn is the plan
@@ -196,30 +199,17 @@ class OpenAIPlanner:
         started = trio.current_time()
         try:
             with trio.fail_after(budget):
-                async with self._http.stream(
-                    "POST", url, json=body, headers=self._headers, timeout=self._timeout
+                async with open_chat(
+                    self._http, url, body, headers=self._headers, timeouts=self._timeout
                 ) as resp:
-                    if not resp.is_success:
-                        raise await _status_error(resp)
+                    if not resp.http.is_success:
+                        raise await status_error(resp)
                     await self._read(resp, out)
         except trio.TooSlowError:
             raise LLMError("timeout", f"no complete plan within {budget:.3g} s") from None
-        except httpx.ConnectTimeout:
-            raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
-        except httpx.ConnectError as exc:
-            if _refused(exc):
-                raise LLMError(
-                    "connection_refused", f"{url}: connection refused (is the server running?)"
-                ) from None
-            raise LLMError("connect_error", f"{url}: {exc or type(exc).__name__}") from None
-        except httpx.TimeoutException as exc:
-            raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise LLMError(
-                "cut_off", f"the connection broke mid-plan after {len(out.steps)} step(s): {exc}"
-            ) from None
         except httpx.HTTPError as exc:
-            raise LLMError("connect_error", f"{type(exc).__name__}: {exc}") from None
+            during = f"mid-plan after {len(out.steps)} step(s)"
+            raise http_failure(exc, url, during=during) from None
         except LLMError:
             raise
         except Exception as exc:  # a bug must not take the worker down with it
@@ -229,46 +219,39 @@ class OpenAIPlanner:
             "llm plan done attempt=%d steps=%d dropped=%d seconds=%.2f",
             attempt,
             len(out.steps),
-            len(out.errors),
+            out.dropped,
             trio.current_time() - started,
         )
 
-    async def _read(self, resp: httpx.Response, out: PlanBuffer) -> None:
+    async def _read(self, resp: ChatResponse, out: PlanBuffer) -> None:
+        """Read the stream until the plan is complete, then stop: the rest is not read.
+
+        The plan is complete at ``[DONE]``, when its JSON object closes, or at the step
+        limit; the caller closes the response right away, so a server that writes on (or
+        never ends its line) costs nothing more.
+        """
         sse = SSEDecoder()
         parser = PlanStreamParser()
         reader = _Reader(self, out, parser)
-        chunks = resp.aiter_raw()
-        finished = False  # [DONE] or the step limit: read on to the end, unparsed
-        while True:
+        while not (reader.done_marker or parser.done or reader.limit_hit):
             # Before the first chunk only the total timeout applies (a cold model loads).
             idle = self._idle if reader.seen_chunk else math.inf
             with trio.move_on_after(idle) as scope:
-                try:
-                    raw = await chunks.__anext__()
-                except StopAsyncIteration:
-                    break
-                except httpx.HTTPError as exc:
-                    if not (finished or parser.done):
-                        raise
-                    log.debug("llm stream ended badly after a complete plan error=%s", _kv(exc))
-                    break
+                raw = await resp.next_chunk()
             if scope.cancelled_caught:
-                if finished or parser.done:
-                    break
                 raise LLMError(
                     "idle_timeout",
                     f"no data for {idle:g} s after {len(out.steps)} step(s)",
                 )
-            if finished:
-                continue
+            if raw is None:
+                break
             try:
-                for data in sse.feed(raw):
-                    if reader.chunk(data):
-                        finished = True
-                        break
-            except Exception:
-                await _abandon(chunks)
-                raise
+                events = sse.feed(raw)
+            except SSETooLong as exc:
+                raise LLMError("invalid_chunk", str(exc)) from None
+            for data in events:
+                if reader.chunk(data):
+                    break
         reader.finish()
         out.close()
 
@@ -283,7 +266,7 @@ class _Reader:
         self.seen_chunk = False
         self.done_marker = False
         self.finish_reason: str | None = None
-        self._limit_hit = False
+        self.limit_hit = False
         self._items = 0
 
     def chunk(self, data: str) -> bool:
@@ -299,7 +282,7 @@ class _Reader:
         if not isinstance(obj, dict):
             raise LLMError("invalid_chunk", f"not a JSON object: {data[:80]!r}")
         if "error" in obj:
-            raise LLMError("server_error", _error_text(obj["error"]))
+            raise LLMError("server_error", error_text(obj["error"]))
         choices = obj.get("choices")
         if not isinstance(choices, list) or not choices:
             return False  # e.g. a usage-only chunk
@@ -311,7 +294,7 @@ class _Reader:
         reason = choice.get("finish_reason")
         if isinstance(reason, str):
             self.finish_reason = reason
-        return self._limit_hit
+        return self.limit_hit
 
     def _feed(self, content: str) -> None:
         try:
@@ -329,7 +312,7 @@ class _Reader:
             self._items += 1
             limit = self._owner._max_steps
             if len(self._out.steps) >= limit:
-                self._limit_hit = True
+                self.limit_hit = True
                 self._out.drop(f"steps beyond the {limit}-step limit ignored")
                 log.warning("llm step limit reached limit=%d", limit)
                 return
@@ -338,7 +321,7 @@ class _Reader:
             except dsl.StepError as exc:
                 reason = f"step {event.index}: {exc}"
                 self._out.drop(reason)
-                log.info("llm step dropped cause=schema_violation detail=%s", _kv(reason))
+                log.info("llm step dropped cause=schema_violation detail=%s", kv(reason))
                 continue
             if not self._out.steps:
                 self._out.origin = self._owner.name
@@ -369,11 +352,11 @@ class _Reader:
 
     def _drop(self, reason: str) -> None:
         self._out.drop(reason)
-        log.info("llm header dropped cause=schema_violation detail=%s", _kv(reason))
+        log.info("llm header dropped cause=schema_violation detail=%s", kv(reason))
 
     def finish(self) -> None:
         """The stream ended (or was stopped on purpose): is the plan complete and usable?"""
-        if not self._limit_hit:
+        if not self.limit_hit:
             try:
                 self._parser.finish()
             except Truncated as exc:
@@ -387,50 +370,5 @@ class _Reader:
         if not self._out.steps:
             raise LLMError(
                 "no_valid_step",
-                f"{self._items} step(s) written, none valid: " + "; ".join(self._out.errors[-3:]),
+                f"{self._items} step(s) written, none valid: " + "; ".join(self._out.errors[:3]),
             )
-
-
-async def _status_error(resp: httpx.Response) -> LLMError:
-    body = (await resp.aread())[:2000]
-    try:
-        detail = _error_text(msgspec.json.decode(body).get("error"))
-    except (msgspec.DecodeError, AttributeError):
-        detail = body.decode("utf-8", "replace")[:200]
-    code = resp.status_code
-    retryable = code >= 500 or code in (408, 409, 429)
-    return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
-
-
-async def _abandon(chunks: AsyncIterator[bytes]) -> None:
-    """Stop reading a response now, and finish its iterator rather than leave it half-run.
-
-    httpx's body iterator is a chain of async generators; one dropped mid-way is finalised
-    later by the garbage collector (with a ResourceWarning under Trio). Iterating it once more
-    under an expired deadline ends the whole chain at its next checkpoint.
-    """
-    with trio.move_on_after(0):
-        try:
-            async for _ in chunks:
-                pass
-        except httpx.HTTPError:
-            pass
-
-
-def _refused(exc: BaseException | None) -> bool:
-    """Was a connection refused somewhere in this chain (Trio groups per-address errors)?"""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, ConnectionRefusedError):
-            return True
-        if isinstance(exc, BaseExceptionGroup):
-            return any(_refused(e) for e in exc.exceptions)
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _error_text(err: object) -> str:
-    if isinstance(err, dict):
-        return str(err.get("message") or err)
-    return str(err)
