@@ -315,6 +315,17 @@ async def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
             }  # fmt: skip
             donate = doc["paths"]["/api/v1/donations"]["post"]
             assert donate["security"] == [{"bearer": []}]
+            public = {"/api/v1/health", "/api/v1/signin", "/api/v1/openapi.json"}
+            for path, ops in doc["paths"].items():
+                for op in ops.values():
+                    expected = [] if path in public else [{"bearer": []}]
+                    assert op["security"] == expected, path
+                    never_401 = path in ("/api/v1/health", "/api/v1/openapi.json")
+                    assert ("401" in op["responses"]) is not never_401, path
+            signin = doc["paths"]["/api/v1/signin"]["post"]
+            assert doc["components"]["schemas"]["SigninRequest"]["required"] == ["code"]
+            assert set(signin["responses"]) >= {"200", "401", "429"}
+            assert "first message" in doc["info"]["description"]
             body = doc["components"]["schemas"]["DonateRequest"]
             assert body["required"] == ["message"]
             assert body["properties"]["message"]["maxLength"] == 500

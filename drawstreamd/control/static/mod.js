@@ -6,7 +6,12 @@
   const say = (id, text) => {
     document.getElementById(id).textContent = text;
   };
-  const page = (window.drawstreamdMod = { state: "starting", events: 0, closed: null });
+  const page = (window.drawstreamdMod = {
+    state: "starting",
+    listening: false,
+    seen: [],
+    closed: null,
+  });
   const { token, state, message } = await window.drawstreamd.signIn();
   page.state = state;
   if (!token) {
@@ -30,11 +35,15 @@
 
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${scheme}//${location.host}/api/v1/events`);
-  ws.onopen = () => ws.send(JSON.stringify({ token }));
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ token }));
+    page.listening = true;
+  };
   ws.onmessage = (m) => {
     const event = JSON.parse(m.data);
-    page.events += 1;
-    say("event", `${event.kind}${event.item_id ? ` #${event.item_id}` : ""}`);
+    const text = `${event.kind}${event.item_id ? ` #${event.item_id}` : ""}`;
+    page.seen.push(text);
+    say("event", text);
   };
   ws.onclose = (e) => {
     page.closed = e.code;
