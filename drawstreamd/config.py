@@ -250,7 +250,10 @@ def normal_host(text: str) -> str | None:
 
 def normal_origin(text: str) -> str | None:
     """A web origin as the API compares them: ``scheme://host:port`` in lower case with the
-    port spelled out; None if ``text`` is not an http(s) origin (a path, a query, ``null``…)."""
+    port spelled out, or ``null`` (a page from a local file, or a sandboxed frame); None if
+    ``text`` is not an origin (a path, a query…)."""
+    if text.strip() == "null":
+        return "null"
     try:
         parts = urlsplit(text.strip())
         port = parts.port

@@ -468,3 +468,29 @@ async def test_one_client_gets_at_most_16_event_sockets(tmp_path: Path) -> None:
                     await a.st.commands.donate("кот")
                     assert json.loads(await ws.get_message())["kind"] == "queued"
                     nursery.cancel_scope.cancel()
+
+
+async def test_an_events_socket_that_sends_no_token_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drawstreamd.control import http
+
+    monkeypatch.setattr(http, "WS_TOKEN_WAIT_SEC", 0.5)
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            host, port = a.url.removeprefix("http://").rsplit(":", 1)
+            for stop in (False, True):
+                stream = await trio.open_tcp_stream(host, int(port))
+                async with stream, trio.open_nursery() as nursery:
+                    ws = await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, "/api/v1/events"
+                    )
+                    if stop:
+                        a.stop.set()  # shutdown while it waits: 1001, at once
+                    with trio.fail_after(2), pytest.raises(trio_websocket.ConnectionClosed) as c:
+                        await ws.get_message()
+                    assert c.value.reason is not None
+                    code, why = (1001, "shutting down") if stop else (1008, "no token")
+                    assert c.value.reason.code == code
+                    assert why in str(c.value.reason.reason)
+                    nursery.cancel_scope.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 import trio
@@ -19,9 +19,6 @@ from drawstreamd.control.auth import (
     token_weakness,
 )
 from drawstreamd.control.ratelimit import WrongCredentials, client_key
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 STRONG = secrets.token_hex(32)
 
@@ -174,6 +171,14 @@ def test_origin_check(origin: str, tls: bool, allowed: bool) -> None:
     assert AccessPolicy.from_settings(s, tls=tls).origin_allowed(origin, 8765) is allowed
 
 
+def test_a_local_file_page_needs_null_listed() -> None:
+    plain = AccessPolicy.from_settings(settings(), tls=False)
+    assert not plain.origin_allowed("null", 8765)
+    opened = AccessPolicy.from_settings(settings(API_ALLOWED_ORIGINS="null"), tls=False)
+    assert opened.origin_allowed("null", 8765)
+    assert not opened.origin_allowed("http://evil.example.com", 8765)
+
+
 def test_page_base_is_an_address_the_other_device_can_use() -> None:
     assert page_base(settings(), False, 8765) == "http://127.0.0.1:8765"
     assert page_base(settings(API_HOST="::1"), True, 1) == "https://[::1]:1"
@@ -305,3 +310,17 @@ def test_a_configured_token_cannot_rotate() -> None:
     with pytest.raises(HttpConfigError, match=r"API_TOKEN.*change it there"):
         creds.rotate()
     assert creds.matches(STRONG)
+
+
+def test_the_phone_setup_in_docs_security_md_is_safe(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    toml_text = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "config.toml"
+    path.write_text(toml_text)
+    s = config.load(path)
+    assert s.API_HOST == "0.0.0.0"
+    assert exposure_findings(s, secrets.token_urlsafe(32)) == []
+    policy = AccessPolicy.from_settings(s, tls=True)
+    assert policy.host_allowed("stream-pc.lan:8765")
+    assert policy.origin_allowed("https://192.168.1.5:8765", 8765)
+    assert not policy.host_allowed("evil.example.com")

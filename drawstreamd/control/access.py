@@ -118,10 +118,10 @@ class AccessPolicy:
         """``origin``: the request's Origin header; ``port``: the one the daemon listens on."""
         normal = normal_origin(origin)
         if normal is None:
-            return False  # "null" (a sandboxed frame, a file), or not an origin at all
+            return False
         if normal in self.origins:
-            return True
-        scheme, _, rest = normal.partition("://")
+            return True  # "null" only when listed: a local file, but also any sandboxed frame
+        scheme, _, rest = normal.partition("://")  # "null" has none: refused below
         host, _, origin_port = rest.rpartition(":")
         return (
             scheme == self.scheme

@@ -196,6 +196,9 @@ def _view(
     return view
 
 
+_SHUTTING_DOWN = (1001, "drawstreamd is shutting down")
+
+
 class _FirstMessage(msgspec.Struct, forbid_unknown_fields=True):
     token: str
 
@@ -222,6 +225,8 @@ async def _token_from_first_message(
     """Read the token a browser sends first (``{"token": "…"}``): None when it is the one
     in force, else the close code and reason."""
     raw = await _first_message(stopping)
+    if raw is None and stopping.is_set():
+        return _SHUTTING_DOWN
     if raw is None:
         return 1008, 'no token: send {"token": "…"} first'
     try:
@@ -258,7 +263,7 @@ def api_blueprint(
         bad = sorted((kinds or frozenset()) - set(EVENT_KINDS))
         if bad:
             return _error(ErrorCode.ARG, f"unknown event kind {bad[0]!r}")
-        rotated = gate.credentials.rotation()  # before the check: a rotation after it counts
+        rotated = gate.credentials.rotation()  # taken with the check: a later rotation counts
         given = _bearer(websocket.headers.get("Authorization")) or websocket.args.get("token")
         if given is not None:
             refused = gate.check(websocket.remote_addr, given)
@@ -276,7 +281,10 @@ def api_blueprint(
         sockets_per_client[client] = sockets_per_client.get(client, 0) + 1
         try:
             await websocket.accept()
-            closing = await _token_from_first_message(gate, stopping) if given is None else None
+            closing = None
+            if given is None:
+                closing = await _token_from_first_message(gate, stopping)
+                rotated = gate.credentials.rotation()  # checked just now, with no await between
             if closing is None:
                 closing = await _forward_events(events, kinds, stopping, rotated)
             with trio.move_on_after(1.0):
@@ -296,7 +304,7 @@ async def _forward_events(
 ) -> tuple[int, str]:
     """Send events until shutdown, a rotated token or a client that stopped reading; the
     close code and reason for that."""
-    closing = (1001, "drawstreamd is shutting down")
+    closing = _SHUTTING_DOWN
     async with events.subscribe(kinds) as sub, trio.open_nursery() as nursery:
 
         async def forward() -> None:

@@ -10,6 +10,9 @@ picture a little. Three bounds keep that cost small whatever clients do:
   ``connections / tarpit_sec`` requests per second, instead of as many as the CPU allows.
 
 :class:`RateLimiter` is pure (the clock is passed in); :class:`ShedLoad` is the ASGI wrapper.
+
+:class:`WrongCredentials` (pure as well) counts wrong tokens and sign-in codes per address, so
+that guessing is held to :data:`WRONG_LIMIT` tries a minute.
 """
 
 from __future__ import annotations
