@@ -376,6 +376,12 @@ async def test_the_daemon_serves_https_with_a_self_signed_certificate(
             assert url.startswith(f"https://127.0.0.1:{d.port}/mod#code=")
             r = await http.post("/api/v1/signin", json={"code": url.split("#code=")[1]})
             assert r.json() == {"token": d.token()}
+        h2_trust = ssl.create_default_context(cafile=str(cert))  # httpx sets its ALPN
+        async with httpx.AsyncClient(base_url=d.url, verify=h2_trust, http2=True) as h2:
+            r = await h2.get("/api/v1/status", headers=d.auth())
+            assert (r.http_version, r.status_code) == ("HTTP/2", 200)
+            r = await h2.get("/api/v1/status", headers=d.auth() | {"Host": EVIL})  # :authority
+            assert (r.http_version, r.status_code) == ("HTTP/2", 421)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{d.port}") as plain:
             with pytest.raises(httpx.HTTPError):
                 await plain.get("/api/v1/health")  # no plain HTTP beside it
