@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("drawstreamd.http")
 
-LOOPBACK_NAMES = frozenset({"localhost"})
 LOG_EVERY_SEC = 60.0
 _SHOWN = 80
 """At most this much of a refused Host or Origin goes into the log and the reply."""
 
 
 def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``)."""
     if host == "localhost":
         return True
     try:
@@ -80,13 +80,6 @@ def page_base(settings: Settings, tls: bool, port: int, host: str | None = None)
     return f"{policy.scheme}://{shown}:{port}"
 
 
-def _is_loopback_address(name: str) -> bool:
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclasses.dataclass(frozen=True)
 class AccessPolicy:
     hosts: frozenset[str]
@@ -107,7 +100,7 @@ class AccessPolicy:
         )
 
     def host_name_allowed(self, name: str) -> bool:
-        return name in LOOPBACK_NAMES or _is_loopback_address(name) or name in self.hosts
+        return is_loopback(name) or name in self.hosts
 
     def host_allowed(self, header: str | None) -> bool:
         """``header``: the request's Host (None: it sent none)."""
@@ -171,20 +164,10 @@ def _shown(text: str) -> str:
     return repr(clipped)
 
 
-async def deny(
-    scope: Scope,
-    send: Send,
-    status: int,
-    body: bytes,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
+async def _deny(scope: Scope, send: Send, status: int, body: bytes) -> None:
     """Answer ``status`` with a JSON ``body`` before the app runs (an HTTP request, or a
     WebSocket handshake when the server can answer one with HTTP; else a plain close)."""
-    head = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *(headers or []),
-    ]
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": body})
@@ -227,7 +210,7 @@ class AccessGuard:
                 f"this server does not answer for Host {shown}; "
                 "its owner can add the name to API_ALLOWED_HOSTS"
             )
-            await deny(scope, send, 421, _reply("misdirected", message))
+            await _deny(scope, send, 421, _reply("misdirected", message))
             return
         if kind == "websocket":
             origin = _header(scope, b"origin")
@@ -241,6 +224,6 @@ class AccessGuard:
                     f"pages from {_shown(origin)} may not open this socket; "
                     "its owner can add the origin to API_ALLOWED_ORIGINS"
                 )
-                await deny(scope, send, 403, _reply("forbidden", message))
+                await _deny(scope, send, 403, _reply("forbidden", message))
                 return
         await self.app(scope, receive, send)
