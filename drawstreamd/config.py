@@ -14,12 +14,15 @@ Keys are the same everywhere: ``LLM_MODEL_ID`` in the environment, in ``.env`` a
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -125,6 +128,18 @@ class Settings(BaseSettings):
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(8765, ge=0, le=65535)
     API_TOKEN: SecretStr = SecretStr("")
+    # comma-separated in the environment and .env, a list in TOML
+    API_ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host names the API answers for besides loopback"
+    )
+    API_ALLOWED_ORIGINS: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="web origins whose pages may open the WebSockets"
+    )
+    API_TLS_CERT: Path | None = None
+    API_TLS_KEY: Path | None = None
+    API_SIGNIN_CODE_TTL_SEC: float = Field(
+        600.0, ge=1.0, le=600.0, description="how long a moderator sign-in code stays valid"
+    )
     CONTROL_SOCKET: Path | None = None
 
     # Daemon
@@ -148,6 +163,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [w.strip() for w in value.split(",") if w.strip()]
         return value
+
+    @field_validator("API_ALLOWED_HOSTS", "API_ALLOWED_ORIGINS", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any, info: ValidationInfo) -> Any:
+        hosts = info.field_name == "API_ALLOWED_HOSTS"
+        parse, example = (
+            (normal_host, "a host name such as phone.lan or 192.168.1.5")
+            if hosts
+            else (normal_origin, "an origin such as https://phone.lan:8765, without a path")
+        )
+        entries = _comma_list(value)
+        if not isinstance(entries, list):
+            return entries
+        out = []
+        for entry in entries:
+            parsed = parse(entry) if isinstance(entry, str) else None
+            if parsed is None:
+                raise ValueError(f"{entry!r} is not {example}")
+            out.append(parsed)
+        return out
 
     @field_validator("DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after")
     @classmethod
@@ -188,6 +223,66 @@ class Settings(BaseSettings):
         runtime = os.environ.get("XDG_RUNTIME_DIR")
         base = Path(runtime) / "drawstreamd" if runtime else self.STATE_DIR
         return base / "control.sock"
+
+
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [w.strip() for w in value.split(",") if w.strip()]
+    return value
+
+
+def normal_host(text: str) -> str | None:
+    """A host name or address as the API compares them: lower case, no brackets, no port,
+    IP addresses in their canonical spelling (``[::1]:8765`` → ``::1``); None if it is not one.
+    Also how a request's Host header is read."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        name, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest[0] == ":" and rest[1:].isdigit())):
+            return None
+    elif text.count(":") > 1:
+        name = text  # a bare IPv6 address (configuration only: a Host header has brackets)
+    else:
+        name, colon, port = text.partition(":")
+        if colon and not port.isdigit():
+            return None
+    name = name.rstrip(".")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if not name or len(name) > 253 or ":" in name:
+        return None
+    labels = name.split(".")
+    if not all(label and len(label) <= 63 and _LABEL.fullmatch(label) for label in labels):
+        return None
+    return name
+
+
+def normal_origin(text: str) -> str | None:
+    """A web origin as the API compares them: ``scheme://host:port`` in lower case with the
+    port spelled out, or ``null`` (a page from a local file, or a sandboxed frame); None if
+    ``text`` is not an origin (a path, a query…)."""
+    if text.strip() == "null":
+        return "null"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    host = normal_host(parts.hostname or "")
+    if host is None:
+        return None
+    port = port or (443 if parts.scheme == "https" else 80)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}:{port}"
 
 
 _TOML_PATH: Path | None = None

@@ -205,9 +205,12 @@ COMMANDS = frozenset(
         "commands",
         "events",
         "token",
+        "mod-url",
     ]
 )
 _VALUED = ("--socket", "--timeout")
+PRINTS_ONE = {"token": "token", "mod-url": "url"}
+"""Replies printed as their one useful value, for `$(drawstreamctl mod-url)`."""
 
 
 def _pick(argv: list[str]) -> str | None:
@@ -288,6 +291,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "drawstreamd generated into <state dir>/api_token on first start.",
     )
     p.add_argument("--state-dir", default=None, help="the daemon's state directory")
+    p.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace the generated token (the running daemon stops accepting the old one "
+        "at once, and closes event sockets opened with it) and print the new one",
+    )
+    p = add(
+        "mod-url",
+        "print the moderator page's address with a one-time sign-in code",
+        "Print the address of the moderator page (/mod) with a sign-in code that works once, "
+        "for at most 10 minutes. Open it on the phone or in the OBS dock: the page trades the "
+        "code for the API token and remembers it on that device.",
+    )
+    p.add_argument(
+        "--host",
+        default=None,
+        help="the name or address the other device uses (one the API answers for; default: "
+        "the first of API_ALLOWED_HOSTS, else API_HOST)",
+    )
     return parser
 
 
@@ -303,6 +325,10 @@ def _request(args: argparse.Namespace) -> tuple[str, list[str]]:
     if cmd == "donate":
         message = " ".join(args.message)
         return cmd, [message, args.name, repr(args.amount), args.currency]
+    if cmd == "token":  # only --rotate gets here
+        return cmd, ["rotate"]
+    if cmd == "mod-url":
+        return cmd, [args.host] if args.host else []
     return cmd, []
 
 
@@ -315,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     args = build_parser(_pick(words)).parse_args(words)
     args.command = args.command or "status"
-    if args.command == "token":
+    if args.command == "token" and not args.rotate:
         return _token(args.state_dir)
     path: str = getattr(args, "socket", None) or default_socket()
     as_json: bool = getattr(args, "json", False)
@@ -328,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if command == "events":
                 return _events(client, args.kinds)
-            show(client.ask(command, *words), as_json)
+            reply = client.ask(command, *words)
+            if command in PRINTS_ONE and not as_json:
+                print(reply[PRINTS_ONE[command]])
+            else:
+                show(reply, as_json)
         finally:
             client.close()
     except ValueError as exc:  # a request the protocol cannot carry (too long)

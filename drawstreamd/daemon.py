@@ -23,6 +23,7 @@ import trio
 
 from drawstreamd import config as config_mod
 from drawstreamd import logs, systemd
+from drawstreamd.control.auth import Credentials, HttpConfigError
 from drawstreamd.control.commands import Commands
 from drawstreamd.control.http import serve_http
 from drawstreamd.control.overlay import overlay_routes
@@ -202,6 +203,10 @@ class Daemon:
 
     async def run(self) -> None:
         s = self.settings
+        try:
+            credentials = Credentials.prepare(s)  # before anything runs: it may refuse to start
+        except HttpConfigError as exc:
+            raise StartupError(str(exc)) from None
         restored = await self.queue.restore()
         if restored:
             log.info("restored unfinished donations count=%d", len(restored))
@@ -214,7 +219,15 @@ class Daemon:
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
             self.renderer = await nursery.start(renderer.serve)
-            commands = Commands(s, self.queue, self.journal, worker, self.events, frames=renderer)
+            commands = Commands(
+                s,
+                self.queue,
+                self.journal,
+                worker,
+                self.events,
+                frames=renderer,
+                credentials=credentials,
+            )
             async with trio.open_nursery() as api:
                 await api.start(
                     supervise,

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import msgspec
 import trio
 
+from drawstreamd.control.access import page_base
+from drawstreamd.control.auth import HttpConfigError
 from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
 from drawstreamd.journal import JournalWriteError
 from drawstreamd.model import Donation, QueueItem, Verdict, donor_name
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
     from drawstreamd.config import Settings
+    from drawstreamd.control.auth import Credentials
     from drawstreamd.events import EventBus
     from drawstreamd.journal import Journal
     from drawstreamd.queue import DrawQueue
@@ -190,6 +193,29 @@ class DonateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")] = "RUB"
 
 
+# -- credentials: the API token and moderator sign-in codes -----------------------------------
+class TokenReply(msgspec.Struct, kw_only=True):
+    """``token rotate``: the new token (the socket is owner-only)."""
+
+    rotated: bool
+    token: str
+
+
+class ModUrlReply(msgspec.Struct, kw_only=True):
+    url: str
+    """The moderator page with a one-time sign-in code in its fragment (``#code=…``)."""
+    expires_in_sec: float
+
+
+class SigninRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class SigninReply(msgspec.Struct, kw_only=True):
+    token: str
+    """The API token, for ``Authorization: Bearer``."""
+
+
 def item_info(item: QueueItem) -> ItemInfo:
     d = item.donation
     return ItemInfo(
@@ -264,7 +290,10 @@ class Commands:
         events: EventBus,
         *,
         frames: FrameSource | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
+        self.credentials = credentials
+        """The API token and sign-in codes; the HTTP server fills it in when it is None."""
         self.settings = settings
         self.frames = frames
         self.queue = queue
@@ -453,6 +482,38 @@ class Commands:
                 return item_info(item)
         raise CommandError(ErrorCode.SYSTEM, "the donation was recorded but is not queued")
 
+    # -- credentials -----------------------------------------------------------------------
+    def _credentials(self) -> Credentials:
+        if self.credentials is None:
+            raise CommandError(ErrorCode.STATE, "the HTTP API is not running")
+        return self.credentials
+
+    async def token_rotate(self) -> TokenReply:
+        """Replace the generated API token; the old one stops working at once."""
+        try:
+            token = self._credentials().rotate()
+        except HttpConfigError as exc:
+            raise CommandError(ErrorCode.STATE, str(exc)) from None
+        return TokenReply(rotated=True, token=token)
+
+    async def mod_url(self, host: str | None = None) -> ModUrlReply:
+        """The moderator page's address with a fresh one-time sign-in code."""
+        creds = self._credentials()
+        if creds.port is None:
+            raise CommandError(ErrorCode.STATE, "the HTTP API is not listening yet")
+        try:
+            base = page_base(self.settings, creds.tls, creds.port, host)
+        except ValueError as exc:
+            raise CommandError(ErrorCode.ARG, str(exc)) from None
+        code = creds.issue_code()
+        return ModUrlReply(url=f"{base}/mod#code={code}", expires_in_sec=creds.code_ttl)
+
+    async def signin(self, req: SigninRequest) -> SigninReply:
+        token = self._credentials().redeem(req.code)
+        if token is None:
+            raise CommandError(ErrorCode.PERMISSION, "wrong, used or expired sign-in code")
+        return SigninReply(token=token)
+
     # -- the socket's command table --------------------------------------------------------
     def table(self) -> dict[str, CommandSpec]:
         """``{name: spec}`` for the line protocol; arguments arrive as text."""
@@ -470,6 +531,16 @@ class Commands:
             currency = args[3] if len(args) > 3 else "RUB"
             name = args[1] if len(args) > 1 and args[1] else None
             return await self.donate(args[0], name, amount, currency)
+
+        async def token(args: list[str]) -> TokenReply:
+            if args[0] != "rotate":
+                raise CommandError(
+                    ErrorCode.ARG, f"unknown token action {args[0]!r}; usage: token rotate"
+                )
+            return await self.token_rotate()
+
+        async def mod_url(args: list[str]) -> ModUrlReply:
+            return await self.mod_url(args[0] if args else None)
 
         def no_args(fn: Callable[[], Awaitable[msgspec.Struct]]) -> Any:
             async def run(args: list[str]) -> msgspec.Struct:
@@ -497,4 +568,6 @@ class Commands:
             "donate": CommandSpec(1, 4, "donate MESSAGE [NAME [AMOUNT [CURRENCY]]]", donate),
             "ping": CommandSpec(0, 0, "ping", no_args(self.ping)),
             "stats": CommandSpec(0, 1, "stats [SECONDS]", stats),
+            "token": CommandSpec(1, 1, "token rotate", token),
+            "mod-url": CommandSpec(0, 1, "mod-url [HOST]", mod_url),
         }

@@ -58,7 +58,8 @@ class Route:
     reply: type[msgspec.Struct]
     call: str
     """The :class:`Commands` method."""
-    auth: bool = False
+    auth: bool = True
+    """Needs the bearer token (everything but /health and /signin)."""
     body: type[msgspec.Struct] | None = None
     query: tuple[Param, ...] = ()
     status: int = 200
@@ -69,7 +70,7 @@ class Route:
 
 _ID = Param("item_id", 1, cmd.MAX_ID, 0, "a donation id (see /queue and /history)")
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "Is the daemon up", cmd.PingReply, "ping"),
+    Route("GET", "/health", "Is the daemon up", cmd.PingReply, "ping", auth=False),
     Route("GET", "/status", "What is on screen, queue length, planner", cmd.StatusReply, "status"),
     Route("GET", "/current", "The drawing on screen", cmd.CurrentReply, "current"),
     Route("GET", "/queue", "The waiting donations, oldest first", cmd.QueueReply, "queue_list"),
@@ -126,6 +127,15 @@ ROUTES: tuple[Route, ...] = (
         status=201,
         not_found=True,
     ),
+    Route(
+        "POST",
+        "/signin",
+        "Trade a one-time sign-in code (drawstreamctl mod-url) for the API token",
+        cmd.SigninReply,
+        "signin",
+        auth=False,
+        body=cmd.SigninRequest,
+    ),
 )
 
 
@@ -153,7 +163,11 @@ def openapi() -> bytes:
                 "content": {"application/json": {"schema": ref(r.reply)}},
             },
             "400": err("bad arguments"),
-            "429": err("too many requests; retry after Retry-After seconds"),
+            "421": err("the request named a host this server does not answer for"),
+            "429": err(
+                "too many requests, or too many wrong tokens or codes from this address; "
+                "retry after Retry-After seconds"
+            ),
             "503": err("the daemon cannot do it right now"),
         }
         params: list[dict[str, Any]] = []
@@ -176,9 +190,11 @@ def openapi() -> bytes:
             "parameters": params,
             "responses": responses,
         }
+        op["security"] = [{"bearer": []}] if r.auth else []
         if r.auth:
-            op["security"] = [{"bearer": []}]
             responses["401"] = err("missing or wrong bearer token")
+        elif r.call == "signin":
+            responses["401"] = err("wrong, used or expired code")
         if r.body is not None:
             op["requestBody"] = {
                 "required": True,
@@ -195,6 +211,7 @@ def openapi() -> bytes:
         "get": {
             "summary": "This document",
             "operationId": "openapi",
+            "security": [],
             "responses": {
                 "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
             },
@@ -205,9 +222,15 @@ def openapi() -> bytes:
         "info": {
             "title": "drawstreamd control API",
             "version": cmd.VERSION,
-            "description": "The same commands as drawstreamctl. WebSocket "
-            f"{PREFIX}/events?kinds=queued,started streams Event objects as JSON text frames.",
+            "description": "The same commands as drawstreamctl. Everything but /health, "
+            "/signin and this document needs `Authorization: Bearer <token>` "
+            "(`drawstreamctl token` prints it). The WebSocket "
+            f"{PREFIX}/events?kinds=queued,started streams Event objects as JSON text frames; "
+            "it takes the token as that header, as a `token` query parameter, or (browsers) "
+            'as its first message `{"token": "…"}`, and closes with 1008 when the token is '
+            "wrong or has been rotated.",
         },
+        "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": components,

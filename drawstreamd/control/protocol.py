@@ -186,6 +186,8 @@ FIELD_TYPES: dict[str, type] = {
     "skipped": bool,
     "removed": bool,
     "data": dict,
+    "rotated": bool,
+    "expires_in_sec": float,
 }
 """How the client turns ``key: value`` text back into JSON types; other keys are strings."""
 
