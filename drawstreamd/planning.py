@@ -310,8 +310,10 @@ class Checker:
                 # (a model that was asked and failed says so itself, in model_check)
                 self._words_logged = now
                 log.warning(
-                    kv("model check skipped, the LLM is offline: the word filter alone decided",
-                       item=item.id)  # fmt: skip
+                    kv(
+                        "model check skipped, the LLM is offline: the word filter alone decided",
+                        item=item.id,
+                    )
                 )
             verdict, rule, check = item.verdict, item.rule, Check.WORDS
         elif answer.refuse:
