@@ -16,9 +16,19 @@ from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
 from drawstreamd.gatekeeper import lexicon
+from drawstreamd.gatekeeper.combos import Message
 from drawstreamd.gatekeeper.index import Entry, Index
 from drawstreamd.gatekeeper.normalize import TO_CYR_TABLE, TO_LAT_TABLE, fold, main_form
-from drawstreamd.gatekeeper.rules import HIT, PHRASE, SHORT, SINGLE, Chunk, Rules
+from drawstreamd.gatekeeper.rules import (
+    COMBO,
+    HIT,
+    MARKS,
+    PHRASE,
+    SHORT,
+    SINGLE,
+    Chunk,
+    Rules,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -34,6 +44,8 @@ _SPELLED_RE = re.compile(r"(?<!\S)(?:\w\s+){2,}\w(?!\S)")
 _ASCII_PENIS_RE = re.compile(r"8\s*={2,}\s*[dэ>з3]|[cсє<]\s*={2,}\s*8")
 _ASCII_BREASTS_RE = re.compile(r"\(\s*[.*]\s*\)\s*\(\s*[.*]\s*\)|\(\s*\.\s*[yу]\s*\.\s*\)")
 _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
+# '(((them)))': the antisemitic echo (a sad '(((' alone is common in Russian chat).
+_ECHO_RE = re.compile(r"\({3}\s*\w[^()]{0,40}\){3}")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
 _ARTICLES = frozenset({"a", "an", "the", "this", "that", "such", "total", "complete"})
 _WORD_RE = re.compile(r"[\w@$*!]+")
@@ -51,10 +63,16 @@ def _profanity() -> Index:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether a message must not be drawn, and the rule that decided it."""
+    """Whether a message must not be drawn, and the rule that decided it.
+
+    ``nsfw`` is the refusal. ``doubtful`` marks a request that passes in automatic mode but
+    that a moderator should look at (swimwear, kissing, blood, politicians…); ``rule`` then
+    names the borderline rule ('doubtful:swimwear'). A refusal always wins over a doubt.
+    """
 
     nsfw: bool
     rule: str | None
+    doubtful: bool = False
 
 
 ALLOWED = Verdict(False, None)
@@ -79,13 +97,16 @@ class Gatekeeper:
         verdict = self._check(text)
         if not verdict.nsfw and ("\u202e" in text or "\u2067" in text):
             # A right-to-left override shows 'йух' as 'хуй': read it the way it is shown too.
-            verdict = self._check(text[::-1])
+            shown = self._check(text[::-1])
+            if shown.nsfw or not verdict.doubtful:
+                verdict = shown
         return verdict
 
     def _check(self, text: str) -> Verdict:
         rules = self._rules
         folded = fold(text)
         rule = _symbols(folded)
+        doubt = None
         if rule is None:
             head, tail = folded, ""
             if len(folded) > FULL_CHECK_CHARS:
@@ -95,13 +116,16 @@ class Gatekeeper:
             cyr_context = _CYRILLIC_RE.search(head) is not None
             # Chunks of bare punctuation are dropped: 'х . у . й' is a run of letters.
             chunks = [c for c in (rules.chunk(t, cyr_context) for t in head.split()) if c.words]
-            if any(c.flags for c in chunks):
+            if any(c.flags & ~COMBO for c in chunks):
                 rule = _across_words(rules, chunks, cyr_context)
+            rule, doubt = _combinations(chunks, head, rule)
             if rule is None and tail:
                 rule = next(filter(None, map(rules.quick, set(tail.split()))), None)
                 if rule is None:
                     rule = _spelled_runs(rules, tail)
-        return ALLOWED if rule is None else Verdict(True, rule)
+        if rule is not None:
+            return Verdict(True, rule)
+        return ALLOWED if doubt is None else Verdict(False, doubt, doubtful=True)
 
     def mask(self, text: str) -> str:
         """The message with profanity and blocked words starred out for the HUD ('х**')."""
@@ -124,6 +148,27 @@ class Gatekeeper:
         return _WORD_RE.sub(star, text)
 
 
+def _combinations(
+    chunks: list[Chunk], folded: str, rule: str | None
+) -> tuple[str | None, str | None]:
+    """(refusal, doubt) once the word groups of combos.py are counted in: a sexual refusal in
+    a message about a minor becomes minors:sexual; several kinds of words may refuse together
+    ('a black man hanging from a tree'); with no refusal, a doubtful rule may apply."""
+    sexual = rule is not None and rule.startswith("sexual:")
+    if rule is not None and not sexual:
+        return rule, None
+    if not sexual and not any(c.flags & COMBO for c in chunks):
+        return rule, None
+    message = Message(folded, chunks)
+    present = MARKS.present(message)
+    if rule is not None:
+        return (lexicon.MINORS if MARKS.has_minor(present) else rule), None
+    rule = MARKS.refusal(present, message)
+    if rule is not None:
+        return rule, None
+    return None, MARKS.doubt(present, message)
+
+
 def _symbols(folded: str) -> str | None:
     if "ᛋᛋ" in folded or "ϟϟ" in folded:
         return lexicon.SS
@@ -141,6 +186,8 @@ def _symbols(folded: str) -> str | None:
         return lexicon.GENITALS
     if "(" in folded and _ASCII_BREASTS_RE.search(folded):
         return lexicon.BREASTS
+    if "(((" in folded and _ECHO_RE.search(folded):
+        return lexicon.CARICATURE
     return None
 
 
