@@ -97,7 +97,7 @@ GROUPS: dict[str, str] = {
     "eclipse": "eclipse* затмени* корон{а,е,ой,у}",
     "symbol": """
         symbol* sign* rune* runic tattoo* occult* esoteric* wheel* spoke* nazi* ss sig sonnenrad*
-        символ* знак* рун{а,у,ы,ой,ами,ах} руническ* татуиров* тату оккульт* эзотери* колес*
+        символ* знак* рун{,а,у,ы,ой,ами,ах} руническ* татуиров* тату оккульт* эзотери* колес*
         спиц* наци* нацист* сс эсесов* эсэсов* сонненрад* ваффен*
     """,
     "flag": "flag* banner* armband* флаг* знам* повязк* нарукав* стяг*",
@@ -328,6 +328,7 @@ REFUSALS: tuple[Combo, ...] = (
     Combo(NUDITY, "@human", "прикрыва*|прикрывающ*|прикрыл* руками|ладонями"),
     Combo(NUDITY, "@human", "@without @towel"),
     Combo(NUDITY, "@human", "снял*|сняв*|снимает|снимающ* все"),
+    Combo(NUDITY, "@human", "снял*|сняв*|снимает|снимающ* с|со себя все"),
     Combo(NUDITY, "@human", "@show everything"),
     Combo(NUDITY, "@human", "показыва* все <end>"),
     Combo(NUDITY, "@cover herself|himself @hands"),
@@ -363,7 +364,7 @@ DOUBTFUL: tuple[Combo, ...] = (
 
 _END = "<end>"
 _NONE: frozenset[str] = frozenset()
-_SKIPPABLE = lexicon.FILLERS | {"s", "t", "with", "a", "с", "со", "и"}
+_SKIPPABLE = lexicon.FILLERS | {"s", "t", "with", "a", "an", "с", "со", "и", "себя"}
 
 
 # Groups of everyday words: a combination is looked at only when the message holds a word of

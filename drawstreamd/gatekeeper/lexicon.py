@@ -132,7 +132,7 @@ BLOCK: dict[str, str] = {
         хохл{а,у,ом,ы,ов,ам,ами,ах} хохлушк* хохлят* хохляцк* хохлятск*
         кацап* москал{ь,я,ю,ем,е,и,ей,ям,ями,ях} москальск* пиндос* пендос* чучмек* узкоглаз*
         китаез* япошк* армяшк* нерусь пархат* нига русн{я,ю,и,ей} свинорус* цыганье
-        nigger* nigga* niggah* nigguh* niggaz niglet* nibba* niqqa* niqqer* nword sandnigger*
+        nigg nigger* nigga* niggah* nigguh* niggaz niglet* nibba* niqqa* niqqer* nword sandnigger*
         wetback* kike kikes raghead* towelhead* paki pakis beaner beaners jigaboo* darkie darkies
         darky pickaninn* piccaninn* golliwog* gollywog* zipperhead* yid yids heeb heebs gook gooks
         slanteye* jiggaboo* kyke kykes
@@ -505,6 +505,12 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("child bride*", MINORS),
     ("nip slip*", BREASTS),
     ("ню арт", NUDITY),
+    ("spread* her legs", ACT),
+    ("spread* legs", ACT),
+    ("раздвин* ног*", ACT),
+    ("раздвиг* ног*", ACT),
+    ("раздвинутыми ногами", ACT),
+    ("dirty jew*", HATE_SLUR),
 )
 
 # Innocent words that contain a blocked stem at their start (the rest is handled by
@@ -532,7 +538,7 @@ ALLOW = """
     cumul* cumin* cumbersome cumbria*
     негрони* negroni* нигери* nigeria* niggl* niggard* хачапур* хачатур* хатико hachiko*
     трахтенберг* adolfo* lolly lollies lollipop* хохлом{а,у,ы,е,ой} хохломск*
-    spicy spicier spiciest
+    spicy spicier spiciest snigger*
 """
 
 # Profanity that is not, on its own, a reason to block a drawing, but that the HUD may mask.
@@ -599,6 +605,8 @@ RUN_STEMS: tuple[tuple[str, str], ...] = (
     ("naked", NUDITY),
     ("nude", NUDITY),
     ("boob", BREASTS),
+    ("nigg", HATE_SLUR),
+    ("нигг", HATE_SLUR),
 )
 
 # Rules not trusted when a Russian word was typed in Latin look-alikes ('cc' is not 'сс').
