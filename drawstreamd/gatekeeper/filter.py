@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
-from drawstreamd.gatekeeper import lexicon
+from drawstreamd.gatekeeper import lexicon, names
 from drawstreamd.gatekeeper.combos import Message
 from drawstreamd.gatekeeper.index import Entry, Index
 from drawstreamd.gatekeeper.normalize import TO_CYR_TABLE, TO_LAT_TABLE, fold, main_form
@@ -126,6 +126,23 @@ class Gatekeeper:
         if rule is not None:
             return Verdict(True, rule)
         return ALLOWED if doubt is None else Verdict(False, doubt, doubtful=True)
+
+    def check_name(self, name: str) -> Verdict:
+        """Decide on a donor's name: refused for slurs, hate codes and sexual words in it.
+
+        A handle has no request in it; it is read as words (names.py: 'xXpussySlayerXx' is
+        'pussy slayer', 'Adolf_1488' is 'adolf 1488') and judged like a message, plus a few
+        stems that stay refused glued inside it. Never doubtful.
+        """
+        for words in names.readings(name):
+            verdict = self.check(words)
+            if verdict.nsfw:
+                return verdict
+            rule = names.hate_number(words)
+            if rule is not None:
+                return Verdict(True, rule)
+        rule = names.glued_rule(name)
+        return ALLOWED if rule is None else Verdict(True, rule)
 
     def mask(self, text: str) -> str:
         """The message with profanity and blocked words starred out for the HUD ('х**')."""
@@ -252,6 +269,8 @@ def _split_words(
                 continue
             if words[left] in lexicon.STOPWORDS or words[left + 1] in lexicon.STOPWORDS:
                 continue
+            if rules.innocent(words[left]) or rules.innocent(words[left + 1]):
+                continue  # 'Penistone lad' is not 'penis' split in two
             entry = rules.match_word(a + b, cyr_context)
             if entry is not None and _fires(entry, words, left, left + 2):
                 return entry.rule

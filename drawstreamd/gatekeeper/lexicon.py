@@ -84,7 +84,7 @@ BLOCK: dict[str, str] = {
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
         rape rapes raped raping rapist rapists molest* pedo pedos incest* инцест*
-        зоофил* zoophil* bestiality ejaculat* эякуляц* semen pedophil* paedophil*
+        педо зоофил* zoophil* bestiality ejaculat* эякуляц* semen pedophil* paedophil*
         horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепих*
         совокупл* интимн* оральн* doggystyle сношат* сношающ* вдуть вдул вдула вдули отлиз*
         поебушк* coitus copulat* lapdance
@@ -534,7 +534,7 @@ ALLOW = """
     dickens* dickinson* dickie*
     sexist* sexism
     scunthorpe* therapist* shuttlecock* peacock* hancock* hitchcock* woodcock* babcock*
-    nudibranch* siskin* joplin* minetest* nazion*
+    nudibranch* siskin* joplin* minetest* nazion* nazim*
     cumul* cumin* cumbersome cumbria*
     негрони* negroni* нигери* nigeria* niggl* niggard* хачапур* хачатур* хатико hachiko*
     трахтенберг* adolfo* lolly lollies lollipop* хохлом{а,у,ы,е,ой} хохломск*

@@ -44,7 +44,7 @@ def test_recall_and_false_blocks(path: Path, capsys: pytest.CaptureFixture[str])
 def test_every_block_in_the_corpus_names_a_known_rule() -> None:
     gate = Gatekeeper()
     verdicts = [gate.check(m) for path in ALL for label, m in load(path) if label]
-    rules = {v.rule for v in verdicts if v.nsfw}
+    rules = {v.rule for v in verdicts if v.nsfw and v.rule is not None}
     assert rules, "nothing was blocked"
     assert all(v.rule is not None for v in verdicts if v.nsfw), "a block without a rule"
     for rule in rules:
