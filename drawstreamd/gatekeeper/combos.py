@@ -281,9 +281,12 @@ REFUSALS: tuple[Combo, ...] = (
     Combo(LYNCHING, "@victim", "в|во @noose_ru", "@not_noose"),
     Combo(LYNCHING, "@victim", "@noose_ru на шее|шею"),
     Combo(LYNCHING, "@hang", "strange fruit"),
+    Combo(LYNCHING, "", "день веревки"),
     Combo(LYNCHING, "@victim @gallows"),
     Combo(LYNCHING, "@victim_acc @gallows"),
     Combo(LYNCHING, "", "@hang himself|herself|themselves|myself|yourself"),
+    Combo(SLUR, "", "слово на н"),
+    Combo(SLUR, "", "слово на букву н"),
     # racist caricature
     Combo(SLUR, "@black @man_en", "as|like|are|is monkey*|ape|apes|gorilla*|chimp*"),
     Combo(SLUR, "черн*|темнокож*|негр*", "виде|как обезьян*|макак*|горилл*"),
@@ -303,6 +306,7 @@ REFUSALS: tuple[Combo, ...] = (
     Combo(EXTREMIST, "", "@flag иг"),
     Combo(EXTREMIST, "", "@fourteen @words", "@about"),
     Combo(EXTREMIST, "@odal @wing"),
+    Combo(lexicon.NAZI, "", "@white гордост*"),
     Combo(EXTREMIST, "@hh @88"),
     Combo(EXTREMIST, "", "@wolf @hook"),
     Combo(EXTREMIST, "", "@sig @rune"),
@@ -325,6 +329,9 @@ REFUSALS: tuple[Combo, ...] = (
     Combo(NUDITY, "@human @clothes @remove", "", "dryer|laundry|line|стирк*|сушилк*|шкаф*"),
     Combo(NUDITY, "@human", "без @everything_ru"),
     Combo(NUDITY, "@human", "без верха"),
+    Combo(NUDITY, "@human", "на которой|ней ничего"),
+    Combo(NUDITY, "", "не надето|одето ничего"),
+    Combo(NUDITY, "@human", "нет одежды"),
     Combo(NUDITY, "@human", "прикрыва*|прикрывающ*|прикрыл* руками|ладонями"),
     Combo(NUDITY, "@human", "@without @towel"),
     Combo(NUDITY, "@human", "снял*|сняв*|снимает|снимающ* все"),
@@ -377,7 +384,8 @@ _COMMON_GROUPS = """
 """
 _COMMON_SLOTS = (
     *("в|во", "в|in|the", "on", "off", "все", "без", "без|without|no", "off|down"),
-    *("as|like|are|is", "виде|как", "черн*|темнокож*|негр*"),
+    *("as|like|are|is", "виде|как", "черн*|темнокож*|негр*", "на", "не", "нет", "день"),
+    *("которой|ней",),
 )
 _COMMON = frozenset("@" + name for name in _COMMON_GROUPS.split()) | frozenset(_COMMON_SLOTS)
 
@@ -410,6 +418,11 @@ class Marks:
         self.doubtful = tuple(self._compile(c) for c in DOUBTFUL)
         self._derived = tuple(("@" + group, self._slots(seq)) for group, seq in _DERIVED_SEQ)
         self._by_trigger = (_by_trigger(self.refusals), _by_trigger(self.doubtful))
+        self._exact_groups = {word: frozenset(names) for word, names in self._exact.items()}
+        self._heads = {
+            head: tuple((stem, frozenset(names)) for stem, names in stems.items())
+            for head, stems in self._prefix.items()
+        }
         # Groups that make a message worth a look at the combinations.
         self.keys = frozenset(
             {*self._by_trigger[0], *self._by_trigger[1], *(seq[0] for _, seq in self._derived)}
@@ -448,15 +461,13 @@ class Marks:
     def of(self, word: str) -> frozenset[str]:
         """The groups a word (in its main reading) belongs to."""
         found = self._frozen.get(word)
-        if found is not None:
-            return found
-        groups = set(self._exact.get(word, ()))
-        for stem, names in self._prefix.get(word[:2], {}).items():
-            if word.startswith(stem):
-                groups |= names
-        found = frozenset(groups)
-        if len(self._frozen) < 100_000:
-            self._frozen[word] = found
+        if found is None:
+            found = self._exact_groups.get(word, _NONE)
+            for stem, names in self._heads.get(word[:2], ()):
+                if word.startswith(stem):
+                    found = found | names
+            if len(self._frozen) < 100_000:
+                self._frozen[word] = found
         return found
 
     def present(self, message: Message) -> set[str]:

@@ -116,9 +116,13 @@ class Gatekeeper:
             cyr_context = _CYRILLIC_RE.search(head) is not None
             # Chunks of bare punctuation are dropped: 'х . у . й' is a run of letters.
             chunks = [c for c in (rules.chunk(t, cyr_context) for t in head.split()) if c.words]
-            if any(c.flags & ~COMBO for c in chunks):
+            flags = 0
+            for chunk in chunks:
+                flags |= chunk.flags
+            if flags & ~COMBO:
                 rule = _across_words(rules, chunks, cyr_context)
-            rule, doubt = _combinations(chunks, head, rule)
+            if flags & COMBO or (rule is not None and rule.startswith("sexual:")):
+                rule, doubt = _combinations(chunks, head, rule)
             if rule is None and tail:
                 rule = next(filter(None, map(rules.quick, set(tail.split()))), None)
                 if rule is None:
@@ -171,10 +175,7 @@ def _combinations(
     """(refusal, doubt) once the word groups of combos.py are counted in: a sexual refusal in
     a message about a minor becomes minors:sexual; several kinds of words may refuse together
     ('a black man hanging from a tree'); with no refusal, a doubtful rule may apply."""
-    sexual = rule is not None and rule.startswith("sexual:")
-    if rule is not None and not sexual:
-        return rule, None
-    if not sexual and not any(c.flags & COMBO for c in chunks):
+    if rule is not None and not rule.startswith("sexual:"):
         return rule, None
     message = Message(folded, chunks)
     present = MARKS.present(message)

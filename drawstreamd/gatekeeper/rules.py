@@ -160,8 +160,7 @@ class Rules:
             found = self._latin_as_russian(piece, cyr_context, leet, squeeze)
             if found is not None:
                 return found
-        as_latin = piece.translate(TO_LAT_TABLE)
-        if lat and not (_EN[0].allowed(as_latin) or _EN[0].allowed(collapse(as_latin))):
+        if lat and not self._latin_allowed(piece, squeeze):
             sounds = translit_skeletons(piece.translate(_LEET_TO_LAT))
             found = self._lookup_forms(_SKELETON, sounds, False, sounds[0])
             if found is not None:
@@ -173,6 +172,11 @@ class Rules:
         if verb is not None and len(piece) - verb.end() >= 3:
             return self.match_word(piece[verb.end() :], cyr_context)  # 'нарисуйхуй'
         return None
+
+    def _latin_allowed(self, piece: str, squeeze: bool) -> bool:
+        """An innocent English word, also with its repeated letters squeezed ('negrooooni')."""
+        latin = piece if piece.isascii() else piece.translate(TO_LAT_TABLE)
+        return _EN[0].allowed(latin) or (squeeze and _EN[0].allowed(collapse(latin)))
 
     def _latin_as_russian(
         self, piece: str, cyr_context: bool, leet: bool, squeeze: bool
