@@ -114,7 +114,7 @@ BLOCK: dict[str, str] = {
     """,
     SS: """
         сс эсэс* эсесовц* ваффен*
-        ss schutzstaffel* waffen totenkopf*
+        ss schutzstaffel* waffen totenkopf* тотенкопф*
     """,
     KKK: """
         ккк клукс куклуксклан* куклукс* клансмен*
@@ -144,7 +144,7 @@ BLOCK: dict[str, str] = {
     """,
     EXTREMIST: """
         rahowa wpww zyklon atomwaffen* stormfront* игил* игиловц* даиш daesh ариец арийц* арийск*
-        aryans тотенкопф* qaeda каид{а,ы,у,ой} reichskriegsflagge* рейхскригсфлагге
+        aryans qaeda каид{а,ы,у,ой} reichskriegsflagge* рейхскригсфлагге
     """,
     MINORS: """
         loli lolis lolicon* lolikon* shotacon* shotakon* jailbait* nymphet* лоли лолей лольк*
