@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         15.0, gt=0.0, le=120.0, description="longest wait for the model's yes/no"
     )
 
+    # Moderation
+    MODERATION: Literal["auto", "manual", "flagged"] = "auto"
+    MODERATION_AUTO_APPROVE_AMOUNT: float | None = Field(None, ge=0.0)
+    MODERATION_TIMEOUT_SEC: float = Field(0.0, ge=0.0, le=86400.0)
+    MODERATION_TIMEOUT_ACTION: Literal["approve", "deny"] = "deny"
+
     # Control surfaces
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(8765, ge=0, le=65535)

@@ -312,21 +312,17 @@ class Journal:
             (plan, time.time(), item_id),
         )
 
-    async def set_verdict(
-        self, item_id: int, verdict: Verdict, rule: str | None, check: Check
-    ) -> None:
+    async def save_judgement(self, item: QueueItem) -> None:
+        """Keep the item's verdict, rules, model check and approval as they are now."""
         await self._write(
             self._conn.execute,
-            'UPDATE donations SET verdict = ?, rule = ?, "check" = ?, updated_at = ? WHERE id = ?',
-            (verdict, rule, check, time.time(), item_id),
-        )
-
-    async def set_approval(self, item_id: int, approval: Approval | None) -> None:
-        await self._write(
-            self._conn.execute,
-            "UPDATE donations SET approval = ?, updated_at = ? WHERE id = ?",
-            (approval, time.time(), item_id),
-        )
+            'UPDATE donations SET verdict = ?, rule = ?, name_rule = ?, "check" = ?,'
+            " approval = ?, updated_at = ? WHERE id = ?",
+            (
+                item.verdict, item.rule, item.name_rule, item.check, item.approval, time.time(),
+                item.id,
+            ),
+        )  # fmt: skip
 
     async def set_many(self, item_ids: Sequence[int], status: Status, reason: str) -> None:
         await self._write(self._set_many, list(item_ids), status, reason)

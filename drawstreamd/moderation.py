@@ -9,15 +9,28 @@ the picture — takes viewer text only through :func:`audience_view`; the operat
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import trio
+
+from drawstreamd.journal import JournalWriteError
+from drawstreamd.logs import kv
 from drawstreamd.model import ANONYMOUS, Approval, Assessment, Check, QueueItem, Verdict
 
 if TYPE_CHECKING:
     from drawstreamd.config import Settings
+    from drawstreamd.events import EventBus
+    from drawstreamd.journal import Journal
     from drawstreamd.model import Donation
+    from drawstreamd.planning import Planning
+    from drawstreamd.queue import DrawQueue
+
+log = logging.getLogger("drawstreamd.moderation")
 
 
 class WordVerdict(Protocol):
@@ -61,6 +74,11 @@ class Gate:
         self.words = words
         self.model_check = model_check
         """Whether a message the words pass still waits for the model's answer."""
+        self.banned: set[str] = set()
+        """Banned donors, by :func:`donor_key` (kept in the journal; loaded at start)."""
+
+    def is_banned(self, donor: str) -> bool:
+        return donor != ANONYMOUS and donor_key(donor) in self.banned
 
     def assess(self, donation: Donation) -> Assessment:
         word = self.words.check(donation.message)
@@ -74,30 +92,59 @@ class Gate:
             rule=word.rule if verdict is Verdict.DOUBTFUL else None,
             name_rule=name_rule,
             check=Check.PENDING if self.model_check else Check.OFF,
+            approval=Approval.WAITING if self.must_wait(donation, verdict) else None,
         )
 
+    def must_wait(self, donation: Donation, verdict: Verdict) -> bool:
+        """Whether ``MODERATION`` holds this donation for a moderator's decision.
+
+        A refused message never waits (it draws the card); ``MODERATION_AUTO_APPROVE_AMOUNT``
+        lets donations at or above it through (in the streamer's main currency when the
+        source says, else in the donation's own).
+        """
+        s = self.settings
+        if verdict is Verdict.REFUSED or s.MODERATION == "auto":
+            return False
+        if s.MODERATION == "flagged" and verdict is not Verdict.DOUBTFUL:
+            return False
+        threshold = s.MODERATION_AUTO_APPROVE_AMOUNT
+        amount = donation.amount_main if donation.amount_main is not None else donation.amount
+        return threshold is None or amount < threshold
+
     def reassess(self, item: QueueItem) -> bool:
-        """Apply the current word lists to a waiting item; True when its verdict changed.
+        """Apply the current word lists and moderation mode to a waiting item; True when its
+        verdict or its wait changed.
 
         A refusal by the model stands: the word lists cannot overrule it. A message the words
-        refused before and pass now is put to the model, when the model check is on.
+        refused before and pass now is put to the model, when the model check is on. An item
+        a moderator already approved stays approved; one that waits is let through when the
+        new mode would not hold it, and held when it would.
         """
+        approval = item.approval
+        if approval is not Approval.APPROVED:
+            wait = self.must_wait(item.donation, item.verdict)
+            approval = Approval.WAITING if wait else None
         if item.rule is not None and item.rule.startswith("model:"):
-            return False
+            changed = approval != item.approval
+            item.approval = approval
+            return changed
         fresh = self.assess(item.donation)
+        if item.approval is not Approval.APPROVED:
+            approval = fresh.approval
         check = item.check
         if fresh.verdict is Verdict.REFUSED:
             check = Check.OFF if check is Check.PENDING else check
         elif item.verdict is Verdict.REFUSED and self.model_check:
             check = Check.PENDING  # it was never put to the model
-        before = (item.verdict, item.rule, item.name_rule, item.check)
-        item.verdict, item.rule, item.name_rule, item.check = (
+        before = (item.verdict, item.rule, item.name_rule, item.check, item.approval)
+        item.verdict, item.rule, item.name_rule, item.check, item.approval = (
             fresh.verdict,
             fresh.rule,
             fresh.name_rule,
             check,
+            approval,
         )
-        return before != (item.verdict, item.rule, item.name_rule, item.check)
+        return before != (item.verdict, item.rule, item.name_rule, item.check, item.approval)
 
     def text_rule(self, text: str) -> str | None:
         """The rule refusing ``text`` drawn in a picture, or None when it may be drawn."""
@@ -149,3 +196,98 @@ def audience_view(item: QueueItem, settings: Settings, words: Words | None) -> S
     else:
         message = ""
     return Shown(donor, message)
+
+
+DENIED = "denied by moderator"
+
+
+class Moderation:
+    """The moderators' side: approve, deny, bans, the wait's timeout, and plans ahead.
+
+    Items that wait for a decision are planned ahead like the next drawing, so a moderator
+    decides with the picture in front of them (``/api/v1/queue/{id}/preview.png``).
+    """
+
+    def __init__(
+        self, settings: Settings, gate: Gate, queue: DrawQueue, journal: Journal,
+        events: EventBus, planning: Planning,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.gate = gate
+        self.queue = queue
+        self.journal = journal
+        self.events = events
+        self.planning = planning
+
+    async def load(self) -> None:
+        """Read the bans kept in the journal (before the first donation is judged)."""
+        self.gate.banned = {key for key, *_ in await self.journal.bans()}
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[Moderation] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Plan waiting items ahead and apply ``MODERATION_TIMEOUT_SEC`` until cancelled."""
+        task_status.started(self)
+        while True:
+            changed = self.queue.changed()
+            now = time.time()
+            next_due = math.inf
+            for item in list(self.queue.pending.values()):
+                if item.approval is not Approval.WAITING:
+                    continue
+                self.planning.start(item)
+                due = self._due(item)
+                if due <= now:
+                    await self._time_out(item)
+                    changed = self.queue.changed()
+                else:
+                    next_due = min(next_due, due)
+            with trio.move_on_after(max(0.0, next_due - time.time())):
+                await changed.wait()
+
+    def _due(self, item: QueueItem) -> float:
+        timeout = self.settings.MODERATION_TIMEOUT_SEC
+        return item.queued_at + timeout if timeout > 0 else math.inf
+
+    async def _time_out(self, item: QueueItem) -> None:
+        action = self.settings.MODERATION_TIMEOUT_ACTION
+        try:
+            if action == "approve":
+                await self.queue.approve(item.id)
+            else:
+                await self.queue.remove(
+                    item.id, f"{DENIED}: no decision within the timeout", kind="denied"
+                )
+        except JournalWriteError as exc:
+            log.error(kv("moderation timeout not applied", item=item.id, error=str(exc)))
+            await trio.sleep(1.0)
+            return
+        log.info(kv("moderation timed out", item=item.id, action=action))
+
+    # -- commands -----------------------------------------------------------------------------
+    async def approve(self, item_id: int) -> QueueItem | None:
+        return await self.queue.approve(item_id)
+
+    async def deny(self, item_id: int, reason: str | None) -> bool:
+        text = f"{DENIED}: {reason}" if reason else DENIED
+        return await self.queue.remove(item_id, text, kind="denied")
+
+    async def ban(self, donor: str, reason: str | None) -> bool:
+        key = donor_key(donor)
+        added = await self.journal.ban(key, donor.strip(), reason)
+        self.gate.banned.add(key)
+        if added:
+            self.events.emit("banned", donor=donor.strip(), reason=reason)
+        return added
+
+    async def unban(self, donor: str) -> bool:
+        key = donor_key(donor)
+        removed = await self.journal.unban(key)
+        self.gate.banned.discard(key)
+        if removed:
+            self.events.emit("unbanned", donor=donor.strip())
+        return removed
+
+    async def bans(self) -> list[tuple[str, str | None, float]]:
+        """(name as given, reason, when) for every ban, oldest first."""
+        return [(shown, reason, at) for _, shown, reason, at in await self.journal.bans()]

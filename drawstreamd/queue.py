@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("drawstreamd.queue")
 
 PREVIEW = 5
+BANNED = "donor banned"
 INTERRUPTED_LIMIT = 3
 """A drawing cut this many times by an unclean stop is failed instead of drawn again."""
 
@@ -112,6 +113,8 @@ class DrawQueue:
         write: then nothing was journaled or queued, and the caller must not acknowledge it.
         """
         assessment = self.gate.assess(donation) if self.gate is not None else None
+        if skip_reason is None and self.gate is not None and self.gate.is_banned(donation.donor):
+            skip_reason = BANNED
         if assessment is None:
             item = await self.journal.record(donation, skip_reason)
         else:
@@ -155,18 +158,19 @@ class DrawQueue:
         item.verdict, item.rule, item.check = verdict, rule, check
         self.events.emit("verdict", item.id, **verdict_fields(item))
         self._poke()
-        await self.journal.set_verdict(item.id, verdict, rule, check)
+        await self.journal.save_judgement(item)
 
     async def recheck(self) -> int:
-        """Judge every waiting item again with the gate's current word lists (SIGHUP)."""
+        """Judge every waiting item again with the gate's current word lists and moderation
+        mode (SIGHUP)."""
         if self.gate is None:
             return 0
         changed = 0
         for item in list(self.pending.values()):
             if self.gate.reassess(item):
                 changed += 1
-                await self.journal.set_verdict(item.id, item.verdict, item.rule, item.check)
                 self.events.emit("verdict", item.id, **verdict_fields(item))
+                await self.journal.save_judgement(item)
         if changed:
             self._poke()
         return changed
@@ -239,12 +243,32 @@ class DrawQueue:
         self.events.emit("cleared", count=len(ids))
         return len(ids)
 
-    async def remove(self, item_id: int, reason: str = "removed by operator") -> bool:
+    async def remove(
+        self, item_id: int, reason: str = "removed by operator", *, kind: str = "removed"
+    ) -> bool:
+        """Journal a waiting item as skipped with ``reason`` and drop it (event ``kind``)."""
         if item_id not in self.pending or item_id in self._leaving:
             return False
         await self._leave([item_id], reason)
-        self.events.emit("removed", item_id, reason=reason)
+        self.events.emit(kind, item_id, reason=reason)
         return True
+
+    async def approve(self, item_id: int) -> QueueItem | None:
+        """Let a waiting item be drawn, before everything that arrived after it."""
+        item = self.pending.get(item_id)
+        if item is None or item_id in self._leaving:
+            return None
+        if item.approval is not Approval.WAITING:
+            return item
+        item.approval = Approval.APPROVED
+        try:
+            await self.journal.save_judgement(item)
+        except BaseException:
+            item.approval = Approval.WAITING
+            raise
+        self.events.emit("approved", item_id, **verdict_fields(item))
+        self._poke()
+        return item
 
     async def _leave(self, ids: list[int], reason: str) -> None:
         """Journal ``ids`` as skipped, then drop them; if the journal fails, they stay."""
@@ -288,4 +312,5 @@ def verdict_fields(item: QueueItem) -> dict[str, Any]:
         "rule": item.rule,
         "name_rule": item.name_rule,
         "check": str(item.check),
+        "approval": str(item.approval) if item.approval else None,
     }
