@@ -8,7 +8,11 @@ import itertools
 import pytest
 
 from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan.base import PlanBuffer
+from drawstreamd.render.scene import Scene
 from drawstreamd.render.timeline import Timeline, render_at
+
+FRAME = 1 / 60
 
 
 def library_plan(steps: int) -> dsl.Plan:
@@ -77,3 +81,44 @@ def test_a_plan_compiled_in_slices_draws_what_a_plan_compiled_whole_draws(
     assert rgb(canvas_sliced) == render_at(plan, None, default_ms=default_ms)
     if default_ms == 0:
         assert held  # most steps start at once: the slices held the clock back
+
+
+def test_a_600_step_plan_starts_on_the_first_frame_and_finishes_as_the_whole_plan() -> None:
+    plan = library_plan(600)
+    scene = Scene(96, 96, 600, clock=StepClock())
+    buffer = PlanBuffer()
+    buffer.fill(plan, "library")
+    scene.begin(buffer, donor="Маша", amount=300, currency="RUB", message="много всего")
+    now = 100.0
+    assert scene.next_change(now) == now  # a whole plan waiting: the next frame starts it
+    assert scene.tick(now)  # pixels on the first frame...
+    timeline = scene._timeline
+    assert timeline is not None
+    assert not timeline.compiled  # ...without compiling 600 steps in it
+    frames = 1
+    while scene.next_change(now) == now:
+        now += FRAME
+        scene.tick(now)
+        frames += 1
+        assert frames < 60 * 70  # the 60 s plan, plus the frames the compiler held it back
+    assert bytes(scene.canvas) == render_at(plan, None)
+    assert scene.hud.progress == 1.0
+
+
+def test_a_step_that_arrives_after_a_long_wait_starts_then() -> None:
+    first = dsl.parse_step({"op": "rect", "x": 0, "y": 0, "w": 10, "h": 10, "c": "red", "ms": 100})
+    later = dsl.parse_step(
+        {"op": "rect", "x": 20, "y": 20, "w": 10, "h": 10, "c": "blue", "ms": 1000}
+    )
+    scene = Scene(96, 96, 600)
+    buffer = PlanBuffer()
+    buffer.add(first)
+    scene.begin(buffer, donor="", amount=0, currency="", message="")
+    scene.tick(0.0)
+    scene.tick(0.2)
+    assert scene.next_change(0.2) == float("inf")  # caught up with the planner: nothing to do
+    # the renderer sleeps; the model writes the next step ten seconds later
+    buffer.add(later)
+    writes = scene.tick(10.2)
+    assert len(writes) == 1  # the new step starts now: its first pixel, not 10 s of it
+    assert scene.next_change(10.2) == 10.2
