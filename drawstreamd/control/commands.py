@@ -165,7 +165,11 @@ class RemoveReply(msgspec.Struct, kw_only=True):
 
 
 class StatsReply(msgspec.Struct, kw_only=True):
-    """Frame pacing over the last ``seconds``: is the picture smooth?"""
+    """Frame pacing over the last ``seconds``: is the picture smooth?
+
+    Frames are counted while something on screen moves (a drawing animating): a still
+    screen is not redrawn and adds nothing, so the window is the last ``seconds`` of
+    animation, and no frames at all before the first drawing."""
 
     seconds: float
     frames: int

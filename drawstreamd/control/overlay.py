@@ -191,18 +191,14 @@ def _page(body: str | bytes) -> Response:
 
 
 class SceneWatch:
-    """One look at the scene a frame for all overlay sockets together.
+    """Where overlay sockets with nothing to send wait for the scene's next change.
 
-    A socket with nothing to send waits here until the canvas or the HUD changes (or its own
-    deadline); whichever socket waits first polls the versions once per frame and wakes the
-    others, so an idle overlay costs one timer, not one per socket.
+    No timer and no polling: a socket sleeps on the scene's change announcement (or its own
+    deadline), so an idle overlay costs nothing however many browsers are connected.
     """
 
-    def __init__(self, scene: Scene, period: float) -> None:
+    def __init__(self, scene: Scene) -> None:
         self.scene = scene
-        self.period = period
-        self._changed = trio.Event()
-        self._polling = False
 
     def versions(self) -> tuple[int, int]:
         return self.scene.canvas_version, self.scene.hud_version
@@ -211,18 +207,7 @@ class SceneWatch:
         """Until :meth:`versions` differs from ``seen``, or the Trio clock reaches ``until``."""
         with trio.move_on_at(until):
             while self.versions() == seen:
-                if self._polling:
-                    await self._changed.wait()
-                    continue
-                self._polling = True
-                try:
-                    while self.versions() == seen:  # noqa: ASYNC110 - the scene has no change events
-                        await trio.sleep(self.period)
-                finally:
-                    # also when this socket goes away: another waiter takes over the polling
-                    self._polling = False
-                    changed, self._changed = self._changed, trio.Event()
-                    changed.set()
+                await self.scene.wait_changed()
 
 
 async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
@@ -299,7 +284,7 @@ def overlay_blueprint(
 
     bp = Blueprint("overlay", __name__, static_folder="static", static_url_path="/overlay/static")
     sockets: dict[str, int] = {}
-    watch = SceneWatch(scene, 1.0 / settings.FRAME_RATE)
+    watch = SceneWatch(scene)
 
     @bp.get("/overlay")
     async def overlay_page() -> Response:
