@@ -130,27 +130,42 @@ class OpenAIPlanner:
 
     async def probe(self) -> bool:
         """Is the endpoint answering? ``GET {endpoint}/models`` with a short timeout."""
-        url = f"{self._endpoint}/models"
         try:
-            with trio.fail_after(PROBE_TIMEOUT_SEC):
-                resp = await self._http.get(url, headers=self._auth, timeout=PROBE_TIMEOUT_SEC)
-        except (httpx.HTTPError, trio.TooSlowError) as exc:
-            log.debug("llm probe failed url=%s error=%s", url, _kv(exc or type(exc).__name__))
+            ids = await self.list_models()
+        except LLMError as exc:
+            log.debug("llm probe failed cause=%s detail=%s", exc.cause, _kv(exc.detail))
             return False
-        if not resp.is_success:
-            log.debug("llm probe failed url=%s status=%d", url, resp.status_code)
-            return False
-        try:
-            ids = [m.get("id") for m in resp.json().get("data", [])]
-        except (ValueError, AttributeError):
-            ids = []
         if ids and self._s.LLM_MODEL_ID not in ids:
             log.warning(
                 "llm model not listed by the endpoint model=%s listed=%s",
                 _kv(self._s.LLM_MODEL_ID),
-                _kv(",".join(str(i) for i in ids[:10])),
+                _kv(",".join(ids[:10])),
             )
         return True
+
+    async def list_models(self) -> list[str]:
+        """The model names ``GET {endpoint}/models`` lists (empty when the reply has none).
+
+        Raises :class:`LLMError` (``connection_refused``, ``connect_error``,
+        ``connect_timeout``, ``timeout``, ``http_status``) when the endpoint does not answer
+        with a success within :data:`PROBE_TIMEOUT_SEC`.
+        """
+        url = f"{self._endpoint}/models"
+        timeout = PROBE_TIMEOUT_SEC
+        try:
+            with trio.fail_after(timeout):
+                resp = await self._http.get(url, headers=self._auth, timeout=timeout)
+                if not resp.is_success:
+                    raise await _status_error(resp)
+        except trio.TooSlowError:
+            raise LLMError("timeout", f"no answer from {url} within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, url) from None
+        try:
+            data = resp.json().get("data", [])
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        except (ValueError, AttributeError, TypeError):
+            return []
 
     async def plan(self, message: str, out: PlanBuffer) -> None:
         """Stream a plan for ``message`` into ``out`` and close it; see the module docstring.
@@ -204,22 +219,12 @@ class OpenAIPlanner:
                     await self._read(resp, out)
         except trio.TooSlowError:
             raise LLMError("timeout", f"no complete plan within {budget:.3g} s") from None
-        except httpx.ConnectTimeout:
-            raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
-        except httpx.ConnectError as exc:
-            if _refused(exc):
-                raise LLMError(
-                    "connection_refused", f"{url}: connection refused (is the server running?)"
-                ) from None
-            raise LLMError("connect_error", f"{url}: {exc or type(exc).__name__}") from None
-        except httpx.TimeoutException as exc:
-            raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise LLMError(
                 "cut_off", f"the connection broke mid-plan after {len(out.steps)} step(s): {exc}"
             ) from None
         except httpx.HTTPError as exc:
-            raise LLMError("connect_error", f"{type(exc).__name__}: {exc}") from None
+            raise _transport_error(exc, url) from None
         except LLMError:
             raise
         except Exception as exc:  # a bug must not take the worker down with it
@@ -400,6 +405,21 @@ async def _status_error(resp: httpx.Response) -> LLMError:
     code = resp.status_code
     retryable = code >= 500 or code in (408, 409, 429)
     return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
+
+
+def _transport_error(exc: httpx.HTTPError, url: str) -> LLMError:
+    """The cause of a request that got no HTTP answer (nothing listening, too slow…)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return LLMError("connect_timeout", f"connecting to {url} took too long")
+    if isinstance(exc, httpx.ConnectError):
+        if _refused(exc):
+            return LLMError(
+                "connection_refused", f"{url}: connection refused (is the server running?)"
+            )
+        return LLMError("connect_error", f"{url}: {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.TimeoutException):
+        return LLMError("timeout", f"{type(exc).__name__} from {url}")
+    return LLMError("connect_error", f"{type(exc).__name__}: {exc}")
 
 
 async def _abandon(chunks: AsyncIterator[bytes]) -> None:
