@@ -349,6 +349,30 @@ async def test_another_program_on_the_socket(tmp_path: Path, nursery: trio.Nurse
     assert result.detail == f"another program listens on {path} (it said '220 smtp ready\\r')"
 
 
+async def test_a_silent_listener_on_the_socket(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    with socket.socket(socket.AF_UNIX) as hung:  # accepts (the backlog) but never greets
+        hung.bind(str(path))
+        hung.listen(1)
+        with trio.fail_after(10):
+            [result] = await check(surfaces.control_socket, socket_settings(path))
+    assert result.status is Status.FAIL
+    assert result.detail == f"something listens on {path} but says nothing within 2 s"
+
+
+async def test_port_of_a_daemon_that_does_not_answer(tmp_path: Path) -> None:
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(1)
+        port = hung.getsockname()[1]
+        settings = Settings.model_validate({"API_PORT": port, "STATE_DIR": tmp_path})
+        with trio.fail_after(10):
+            [result] = await check(surfaces.http_port, settings, daemon_pid=4711)
+    assert result.status is Status.FAIL
+    assert result.detail.startswith(f"127.0.0.1:{port} is taken, and /api/v1/health gives no")
+    assert "(pid 4711) may be hung" in result.detail
+
+
 async def test_socket_directory_others_can_write(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
