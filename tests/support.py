@@ -25,6 +25,14 @@ def drawstreamctl_bin() -> str:
     return str(VENV_BIN / "drawstreamctl")
 
 
+def as_a_user(cmd: list[str]) -> list[str]:
+    """``cmd`` for which file modes count: root ignores permission bits unless it drops that
+    privilege."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
+
+
 def process_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a daemon process started by a test: only what it needs."""
     env = {

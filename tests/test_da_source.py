@@ -20,6 +20,7 @@ from drawstreamd.events import EventBus
 from drawstreamd.journal import Journal
 from drawstreamd.model import ANONYMOUS, MessageType
 from drawstreamd.queue import DrawQueue
+from drawstreamd.sources.donationalerts.oauth import Tokens, save_tokens
 from drawstreamd.sources.donationalerts.source import WATERMARK_KEY, Tuning, run, serve
 from drawstreamd.testing.fake_da import open_fake_da
 
@@ -251,6 +252,23 @@ async def test_no_credentials_means_source_off(
     assert [r.getMessage() for r in caplog.records] == [
         "Donation Alerts: no credentials configured; source off"
     ]
+
+
+async def test_a_sign_in_by_drawstreamd_auth_alone_is_enough(tmp_path: Path) -> None:
+    """The tokens `drawstreamd auth` stored are credentials: no DA_ACCESS_TOKEN needed."""
+    with trio.fail_after(15):
+        async with open_fake_da() as fake, httpx.AsyncClient() as http:
+            access, refresh = fake.issue_tokens()
+            stored = Tokens(access_token=access, refresh_token=refresh, client_id=fake.client_id)
+            save_tokens(tmp_path / "da_tokens.json", stored)
+            settings = settings_for(fake, tmp_path, "", "")
+            sink = MemorySink()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(functools.partial(run, settings, sink, http, tuning=FAST))
+                await sink.wait_for(lambda: connects(sink) >= 1)
+                d = str(fake.publish("нарисуй кота")["id"])
+                await sink.wait_for(lambda: d in sink.ids())
+                nursery.cancel_scope.cancel()
 
 
 async def test_bad_frames_are_logged_and_survived(

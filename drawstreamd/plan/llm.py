@@ -131,27 +131,47 @@ class OpenAIPlanner:
             max_tokens=self._s.LLM_MAX_TOKENS,
         )
 
+    async def list_models(self) -> list[str]:
+        """The model names ``GET {endpoint}/models`` lists (empty when the reply has none).
+
+        Raises :class:`LLMError` (``connection_refused``, ``connect_error``,
+        ``connect_timeout``, ``timeout``, ``http_status``) when the endpoint does not answer
+        with a success within :data:`PROBE_TIMEOUT_SEC`.
+        """
+        url = f"{self._endpoint}/models"
+        timeout = PROBE_TIMEOUT_SEC
+        try:
+            with trio.fail_after(timeout):
+                resp = await self._http.get(url, headers=self._auth, timeout=timeout)
+        except trio.TooSlowError:
+            raise LLMError("timeout", f"no answer from {url} within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise http_failure(exc, url) from None
+        if not resp.is_success:
+            try:
+                detail = error_text(resp.json().get("error"))
+            except (ValueError, AttributeError):
+                detail = resp.text[:200]
+            code = resp.status_code
+            raise LLMError("http_status", f"{code} {detail}".strip(), retryable=code >= 500)
+        try:
+            data = resp.json().get("data", [])
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        except (ValueError, AttributeError, TypeError):
+            return []
+
     async def probe(self) -> bool:
         """Is the endpoint answering? ``GET {endpoint}/models`` with a short timeout."""
-        url = f"{self._endpoint}/models"
         try:
-            with trio.fail_after(PROBE_TIMEOUT_SEC):
-                resp = await self._http.get(url, headers=self._auth, timeout=PROBE_TIMEOUT_SEC)
-        except (httpx.HTTPError, trio.TooSlowError) as exc:
-            log.debug("llm probe failed url=%s error=%s", url, kv(exc or type(exc).__name__))
+            ids = await self.list_models()
+        except LLMError as exc:
+            log.debug("llm probe failed cause=%s detail=%s", exc.cause, kv(exc.detail))
             return False
-        if not resp.is_success:
-            log.debug("llm probe failed url=%s status=%d", url, resp.status_code)
-            return False
-        try:
-            ids = [m.get("id") for m in resp.json().get("data", [])]
-        except (ValueError, AttributeError):
-            ids = []
         if ids and self._s.LLM_MODEL_ID not in ids:
             log.warning(
                 "llm model not listed by the endpoint model=%s listed=%s",
                 kv(self._s.LLM_MODEL_ID),
-                kv(",".join(str(i) for i in ids[:10])),
+                kv(",".join(ids[:10])),
             )
         return True
 

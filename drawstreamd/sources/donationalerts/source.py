@@ -88,11 +88,12 @@ async def run(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """:func:`serve` with explicit timings."""
-    if not settings.da_configured:
+    start = initial_tokens(settings)  # the tokens `drawstreamd auth` stored count too
+    if not start.access_token and not start.refresh_token:
         log.info("Donation Alerts: no credentials configured; source off")
         task_status.started()
         return
-    tokens = TokenManager(settings, http, initial_tokens(settings))
+    tokens = TokenManager(settings, http, start)
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = Ingest(settings, sink)
     revoked: list[AuthRevoked] = []
