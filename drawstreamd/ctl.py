@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 EXIT_OK, EXIT_ACK, EXIT_USAGE, EXIT_DOWN = 0, 1, 2, 3
-LISTINGS = frozenset({"queue", "history", "commands", "idle"})
+LISTINGS = frozenset({"queue", "history", "commands", "idle", "bans"})
 START_HINT = "start it with `systemctl --user start drawstreamd` (or run `drawstreamd run`)"
 
 
@@ -118,12 +118,23 @@ class Client:
 
 # -- output ------------------------------------------------------------------------------------
 def _human_item(item: dict[str, Any]) -> str:
+    if "id" not in item and "donor" in item:  # a ban
+        why = f" ({item['reason']})" if item.get("reason") else ""
+        return f"banned: {item['donor']}{why}"
     amount = item.get("amount")
     money = f" {amount:g} {item.get('currency', '')}" if amount else ""
     why = f" ({item['reason']})" if item.get("reason") else ""
+    marks = []
+    if item.get("verdict") in ("refused", "doubtful"):
+        marks.append(f"{item['verdict']}: {item.get('rule') or '?'}")
+    if item.get("name_rule"):
+        marks.append(f"name refused: {item['name_rule']}")
+    if item.get("approval") == "waiting":
+        marks.append("waits for a moderator")
+    judged = f" <{'; '.join(marks)}>" if marks else ""
     return (
         f"#{item.get('id')} [{item.get('status', '?')}] {item.get('donor', '')}{money}: "
-        f"{item.get('message', '')}{why}"
+        f"{item.get('message', '')}{why}{judged}"
     )
 
 
@@ -206,6 +217,11 @@ COMMANDS = frozenset(
         "events",
         "token",
         "mod-url",
+        "approve",
+        "deny",
+        "ban",
+        "unban",
+        "bans",
     ]
 )
 _VALUED = ("--socket", "--timeout")
@@ -263,6 +279,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "resume": "start drawing again after pause",
         "ping": "check that the daemon answers",
         "commands": "list the protocol's commands",
+        "bans": "the banned donors",
     }
     for name, text in simple.items():
         add(name, text)
@@ -274,9 +291,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, text in (
         ("remove", "drop one waiting donation"),
         ("replay", "draw a past one again"),
+        ("approve", "let a donation that waits for a moderator be drawn"),
     ):
         p = add(name, text)
         p.add_argument("id", type=int, help="the donation id (see queue / history)")
+    p = add("deny", "skip a waiting donation with a reason; it is never shown")
+    p.add_argument("id", type=int, help="the donation id (see queue)")
+    p.add_argument("reason", nargs="*", help="why (kept in the history, never shown)")
+    p = add("ban", "ban a donor: their later donations are skipped and never shown")
+    p.add_argument("donor", help="the donor's name as the queue shows it")
+    p.add_argument("--reason", default="", help="why (kept with the ban)")
+    p = add("unban", "lift a donor's ban")
+    p.add_argument("donor", help="the donor's name")
     p = add("donate", "queue a test donation")
     p.add_argument("message", nargs="+", help="what to draw")
     p.add_argument("--name", default="", help="the donor's name (default: anonymous)")
@@ -318,8 +344,15 @@ def _request(args: argparse.Namespace) -> tuple[str, list[str]]:
     if cmd == "history":
         count = 20 if args.count is None else args.count
         return cmd, [str(count), str(args.offset)]
-    if cmd in ("remove", "replay"):
+    if cmd in ("remove", "replay", "approve"):
         return cmd, [str(args.id)]
+    if cmd == "deny":
+        reason = " ".join(args.reason)
+        return cmd, [str(args.id), reason] if reason else [str(args.id)]
+    if cmd == "ban":
+        return cmd, [args.donor, args.reason] if args.reason else [args.donor]
+    if cmd == "unban":
+        return cmd, [args.donor]
     if cmd == "stats":
         return cmd, [repr(args.seconds)]
     if cmd == "donate":

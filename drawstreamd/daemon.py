@@ -60,6 +60,10 @@ LIVE_KEYS = (
     "DRAW_MIN_AMOUNT",
     "GALLERY_KEEP",
     "JOURNAL_KEEP_DAYS",
+    "MODERATION",
+    "MODERATION_AUTO_APPROVE_AMOUNT",
+    "MODERATION_TIMEOUT_SEC",
+    "MODERATION_TIMEOUT_ACTION",
     "LLM_TEMPERATURE",
     "LLM_MAX_TOKENS",
 )
@@ -207,7 +211,7 @@ class Daemon:
             credentials = Credentials.prepare(s)  # before anything runs: it may refuse to start
         except HttpConfigError as exc:
             raise StartupError(str(exc)) from None
-        restored = await self.queue.restore()
+        restored = await self.pipeline.restore()
         if restored:
             log.info("restored unfinished donations count=%d", len(restored))
         async with self.http as http, trio.open_nursery() as nursery:
@@ -227,6 +231,7 @@ class Daemon:
                 self.events,
                 frames=renderer,
                 credentials=credentials,
+                moderation=self.pipeline.moderation,
             )
             async with trio.open_nursery() as api:
                 await api.start(

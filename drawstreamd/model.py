@@ -151,6 +151,10 @@ EVENT_KINDS = (
     "source_disconnected",
     "planner",
     "verdict",
+    "approved",
+    "denied",
+    "banned",
+    "unbanned",
     "journal_error",
     "journal_ok",
 )

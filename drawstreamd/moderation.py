@@ -21,6 +21,7 @@ import trio
 from drawstreamd.journal import JournalWriteError
 from drawstreamd.logs import kv
 from drawstreamd.model import ANONYMOUS, Approval, Assessment, Check, QueueItem, Verdict
+from drawstreamd.plan import dsl
 
 if TYPE_CHECKING:
     from drawstreamd.config import Settings
@@ -287,6 +288,14 @@ class Moderation:
         if removed:
             self.events.emit("unbanned", donor=donor.strip())
         return removed
+
+    async def planned(self, item_id: int) -> dsl.Plan | None:
+        """The item's finished plan (its job's, or the one the journal kept), if any yet."""
+        job = self.planning.jobs.get(item_id)
+        if job is not None and job.buffer.closed:
+            return job.buffer.snapshot()
+        raw = await self.journal.get_plan(item_id)
+        return dsl.validate(raw)[0] if raw is not None else None
 
     async def bans(self) -> list[tuple[str, str | None, float]]:
         """(name as given, reason, when) for every ban, oldest first."""

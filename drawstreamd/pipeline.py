@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from drawstreamd.hud_feed import HudFeed
-from drawstreamd.moderation import Gate
+from drawstreamd.moderation import Gate, Moderation
 from drawstreamd.planning import Planning
 from drawstreamd.queue import DrawQueue
 from drawstreamd.worker import Worker
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from drawstreamd.events import EventBus
     from drawstreamd.gallery import Gallery
     from drawstreamd.journal import Journal
+    from drawstreamd.model import QueueItem
     from drawstreamd.moderation import Words
     from drawstreamd.planning import ModelJudge, RemotePlanner
     from drawstreamd.render.scene import Scene
@@ -33,6 +34,7 @@ class Pipeline:
     planning: Planning
     feed: HudFeed
     worker: Worker
+    moderation: Moderation
 
     @classmethod
     def build(
@@ -54,15 +56,23 @@ class Pipeline:
         feed.planner = planning
         planning.on_health.append(feed.poke)
         worker = Worker(settings, queue, journal, events, scene, gate, gallery, planning, feed)
-        return cls(gate, queue, planning, feed, worker)
+        moderation = Moderation(settings, gate, queue, journal, events, planning)
+        return cls(gate, queue, planning, feed, worker, moderation)
+
+    async def restore(self) -> list[QueueItem]:
+        """Read the bans, then queue the unfinished work the journal holds (see
+        :meth:`DrawQueue.restore`)."""
+        await self.moderation.load()
+        return await self.queue.restore()
 
     async def serve(
         self, *, task_status: trio.TaskStatus[Pipeline] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Run planning, the HUD feed and the worker until cancelled; hands back itself
-        once the worker is taking items (restore the queue before)."""
+        """Run planning, the HUD feed, moderation and the worker until cancelled; hands back
+        itself once the worker is taking items (:meth:`restore` first)."""
         async with trio.open_nursery() as nursery:
             await nursery.start(self.planning.serve)
             await nursery.start(self.feed.serve)
+            await nursery.start(self.moderation.serve)
             await nursery.start(self.worker.serve)
             task_status.started(self)

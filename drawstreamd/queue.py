@@ -107,6 +107,14 @@ class DrawQueue:
     async def submit(self, donation: Donation, *, skip_reason: str | None = None) -> bool:
         """The :class:`~drawstreamd.sources.base.DonationSink` entry: durable, then queued.
 
+        False when (source, external_id) was already journaled; see :meth:`record`."""
+        return await self.record(donation, skip_reason=skip_reason) is not None
+
+    async def record(
+        self, donation: Donation, *, skip_reason: str | None = None
+    ) -> QueueItem | None:
+        """Journal ``donation`` and queue it; the new item (None: already journaled).
+
         The gatekeeper judges the message and the donor's name here, before the journal
         write, so the verdict is stored with the item and every surface knows it from the
         start. Raises :class:`~drawstreamd.journal.JournalWriteError` when the journal cannot
@@ -120,10 +128,10 @@ class DrawQueue:
         else:
             item = await self.journal.record(donation, skip_reason, assessment)
         if item is None:
-            return False
-        if skip_reason:
-            self.events.emit("skipped", item.id, reason=skip_reason, donor=donation.donor)
-            return True
+            return None
+        if item.status is Status.SKIPPED:
+            self.events.emit("skipped", item.id, reason=item.reason, donor=donation.donor)
+            return item
         self._append(item)
         self.events.emit(
             "queued",
@@ -135,7 +143,7 @@ class DrawQueue:
             position=len(self.pending),
             **verdict_fields(item),
         )
-        return True
+        return item
 
     async def get_meta(self, key: str) -> str | None:
         return await self.journal.get_meta(key)

@@ -125,11 +125,7 @@ class Worker:
             currency=d.currency,
             amount_main=d.amount_main,
         )
-        await self.queue.submit(again)
-        for item in reversed(self.queue.pending.values()):
-            if item.donation is again:
-                return item
-        return None
+        return await self.queue.record(again)
 
     # -- the service ------------------------------------------------------------------------
     async def serve(

@@ -95,7 +95,10 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
         )
         queue, worker = pipeline.queue, pipeline.worker
         renderer = Renderer(cfg, scene, window=False)
-        commands = Commands(cfg, queue, journal, worker, events, frames=renderer)
+        commands = Commands(
+            cfg, queue, journal, worker, events, frames=renderer,
+            moderation=pipeline.moderation,
+        )  # fmt: skip
         st = Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
         async with trio.open_nursery() as nursery, events.subscribe() as sub:
 

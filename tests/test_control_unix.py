@@ -229,7 +229,7 @@ async def test_idle_reports_events_and_noidle_ends_it(tmp_path: Path) -> None:
             reply = await c.reply()
             assert reply[0] == "changed: queued"
             assert reply[1] == "item_id: 1"
-            assert reply[-2].startswith('data: {"amount":0.0,"check":"off","currency":"RUB"')
+            assert reply[-2].startswith('data: {"amount":0.0,"approval":null,"check":"off"')
             assert '"message":"кот"' in reply[-2]
             assert '"verdict":"allowed"' in reply[-2]
             assert reply[-1] == "OK"

@@ -90,7 +90,7 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[R
         gallery = Gallery(s.STATE_DIR / "gallery")
         p = Pipeline.build(s, journal, events, scene, gallery, Gatekeeper(), llm=llm, judge=judge)
         sub = events.attach()
-        await p.queue.restore()
+        await p.restore()
         await nursery.start(Renderer(s, scene, window=False).serve)
         await nursery.start(p.serve)
         return Rig(p.worker, p.planning, p.queue, journal, events, sub, s.STATE_DIR / "gallery")

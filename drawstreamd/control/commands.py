@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from importlib import metadata
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import msgspec
 import trio
@@ -23,6 +23,8 @@ from drawstreamd.control.auth import HttpConfigError
 from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
 from drawstreamd.journal import JournalWriteError
 from drawstreamd.model import Donation, QueueItem, Verdict, donor_name
+from drawstreamd.render import png
+from drawstreamd.render.timeline import render_at
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -31,12 +33,15 @@ if TYPE_CHECKING:
     from drawstreamd.control.auth import Credentials
     from drawstreamd.events import EventBus
     from drawstreamd.journal import Journal
+    from drawstreamd.plan.dsl import Plan
     from drawstreamd.queue import DrawQueue
 
 try:
     VERSION = metadata.version("drawstreamd")
 except metadata.PackageNotFoundError:  # running from a source tree
     VERSION = "0+source"
+
+T = TypeVar("T")
 
 MAX_MESSAGE = 500
 MAX_NAME = 64
@@ -197,6 +202,59 @@ class DonateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")] = "RUB"
 
 
+# -- moderation --------------------------------------------------------------------------------
+MAX_REASON = 200
+
+
+class DenyRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
+    """Why (kept in the journal and the history; never shown to viewers)."""
+
+
+class DenyReply(msgspec.Struct, kw_only=True):
+    denied: bool
+    id: int
+    reason: str
+
+
+class BanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    donor: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
+
+
+class UnbanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    donor: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+
+
+class BanReply(msgspec.Struct, kw_only=True):
+    donor: str
+    banned: bool
+    """Whether the donor is banned now."""
+    done: bool
+    """False when nothing changed (already banned, or not banned)."""
+
+
+class BanInfo(msgspec.Struct, kw_only=True):
+    donor: str
+    at: float
+    reason: str | None = None
+
+
+class BansReply(msgspec.Struct, kw_only=True):
+    items: list[BanInfo]
+
+
+class ModerationLike(Protocol):
+    """What the commands need from :class:`drawstreamd.moderation.Moderation`."""
+
+    async def approve(self, item_id: int) -> QueueItem | None: ...
+    async def deny(self, item_id: int, reason: str | None) -> bool: ...
+    async def ban(self, donor: str, reason: str | None) -> bool: ...
+    async def unban(self, donor: str) -> bool: ...
+    async def bans(self) -> list[tuple[str, str | None, float]]: ...
+    async def planned(self, item_id: int) -> Plan | None: ...
+
+
 # -- credentials: the API token and moderator sign-in codes -----------------------------------
 class TokenReply(msgspec.Struct, kw_only=True):
     """``token rotate``: the new token (the socket is owner-only)."""
@@ -295,8 +353,10 @@ class Commands:
         *,
         frames: FrameSource | None = None,
         credentials: Credentials | None = None,
+        moderation: ModerationLike | None = None,
     ) -> None:
         self.credentials = credentials
+        self.moderation = moderation
         """The API token and sign-in codes; the HTTP server fills it in when it is None."""
         self.settings = settings
         self.frames = frames
@@ -475,16 +535,83 @@ class Commands:
             currency=req.currency.upper(),
         )
         try:
-            fresh = await self.queue.submit(donation)
+            item = await self.queue.record(donation)
         except JournalWriteError as exc:
             raise _unwritable("donation not queued, nothing was recorded", exc) from None
-        if not fresh:
+        if item is None:
             raise CommandError(ErrorCode.EXIST, "this donation is already in the journal")
-        # submit() appends to the queue after its last await, so the item is still there
-        for item in reversed(self.queue.pending.values()):
-            if item.donation is donation:
-                return item_info(item)
-        raise CommandError(ErrorCode.SYSTEM, "the donation was recorded but is not queued")
+        return item_info(item)
+
+    # -- moderation ------------------------------------------------------------------------
+    def _moderation(self) -> ModerationLike:
+        if self.moderation is None:
+            raise CommandError(ErrorCode.STATE, "moderation is not available in this daemon")
+        return self.moderation
+
+    async def approve(self, item_id: int) -> ItemInfo:
+        """Let a waiting donation be drawn (before everything that arrived after it)."""
+        _check_id(item_id)
+        try:
+            item = await self._moderation().approve(item_id)
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not approved", exc) from None
+        if item is None:
+            raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
+        return item_info(item)
+
+    async def deny(self, item_id: int, req: DenyRequest | None = None) -> DenyReply:
+        """Skip a waiting donation with a reason; it is never shown."""
+        _check_id(item_id)
+        reason = (req.reason or "").strip() or None if req is not None else None
+        try:
+            denied = await self._moderation().deny(item_id, reason)
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not denied", exc) from None
+        if not denied:
+            raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
+        item = await self.journal.get(item_id)
+        return DenyReply(denied=True, id=item_id, reason=item.reason or "" if item else "")
+
+    async def ban(self, req: BanRequest) -> BanReply:
+        """Ban a donor: their later donations are journaled as skipped and never shown."""
+        donor = req.donor.strip()
+        try:
+            changed = await self._moderation().ban(donor, (req.reason or "").strip() or None)
+        except JournalWriteError as exc:
+            raise _unwritable(f"{donor} not banned", exc) from None
+        return BanReply(donor=donor, banned=True, done=changed)
+
+    async def unban(self, req: UnbanRequest) -> BanReply:
+        donor = req.donor.strip()
+        try:
+            changed = await self._moderation().unban(donor)
+        except JournalWriteError as exc:
+            raise _unwritable(f"{donor} not unbanned", exc) from None
+        return BanReply(donor=donor, banned=False, done=changed)
+
+    async def bans(self) -> BansReply:
+        items = await self._moderation().bans()
+        return BansReply(items=[BanInfo(donor=d, reason=r, at=at) for d, r, at in items])
+
+    async def preview(self, item_id: int) -> bytes:
+        """The planned picture of a waiting (or past) donation as a PNG, 404 until planned."""
+        _check_id(item_id)
+        plan = await self._moderation().planned(item_id)
+        if plan is None:
+            if await self.journal.get(item_id) is None:
+                raise CommandError(ErrorCode.NO_EXIST, f"no item {item_id}")
+            raise CommandError(ErrorCode.NO_EXIST, f"item {item_id} has no finished plan yet")
+        s = self.settings
+
+        def draw() -> bytes:
+            rgb = render_at(
+                plan, None, width=s.CANVAS_W, height=s.CANVAS_H,
+                default_ms=s.DEFAULT_STEP_DURATION_MS,
+            )  # fmt: skip
+            return png.encode(s.CANVAS_W, s.CANVAS_H, rgb)
+
+        async with self.gate:
+            return await trio.to_thread.run_sync(draw)
 
     # -- credentials -----------------------------------------------------------------------
     def _credentials(self) -> Credentials:
@@ -536,6 +663,24 @@ class Commands:
             name = args[1] if len(args) > 1 and args[1] else None
             return await self.donate(args[0], name, amount, currency)
 
+        def struct(kind: type[T], **values: object) -> T:
+            try:
+                return msgspec.convert(values, kind)
+            except msgspec.ValidationError as exc:
+                raise CommandError(ErrorCode.ARG, str(exc)) from None
+
+        async def deny(args: list[str]) -> DenyReply:
+            item_id = _int_arg(args[0], "id", 1, MAX_ID)
+            reason = args[1] if len(args) > 1 and args[1] else None
+            return await self.deny(item_id, struct(DenyRequest, reason=reason))
+
+        async def ban(args: list[str]) -> BanReply:
+            reason = args[1] if len(args) > 1 and args[1] else None
+            return await self.ban(struct(BanRequest, donor=args[0], reason=reason))
+
+        async def unban(args: list[str]) -> BanReply:
+            return await self.unban(struct(UnbanRequest, donor=args[0]))
+
         async def token(args: list[str]) -> TokenReply:
             if args[0] != "rotate":
                 raise CommandError(
@@ -572,6 +717,11 @@ class Commands:
             "donate": CommandSpec(1, 4, "donate MESSAGE [NAME [AMOUNT [CURRENCY]]]", donate),
             "ping": CommandSpec(0, 0, "ping", no_args(self.ping)),
             "stats": CommandSpec(0, 1, "stats [SECONDS]", stats),
+            "approve": CommandSpec(1, 1, "approve ID", by_id(self.approve)),
+            "deny": CommandSpec(1, 2, "deny ID [REASON]", deny),
+            "ban": CommandSpec(1, 2, "ban DONOR [REASON]", ban),
+            "unban": CommandSpec(1, 1, "unban DONOR", unban),
+            "bans": CommandSpec(0, 0, "bans", no_args(self.bans)),
             "token": CommandSpec(1, 1, "token rotate", token),
             "mod-url": CommandSpec(0, 1, "mod-url [HOST]", mod_url),
         }

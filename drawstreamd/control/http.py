@@ -159,7 +159,7 @@ class TokenGate:
 def _view(
     route: Route, commands: cmd.Commands, gate: TokenGate
 ) -> Callable[..., Awaitable[Response]]:
-    method: Callable[..., Awaitable[msgspec.Struct]] = getattr(commands, route.call)
+    method: Callable[..., Awaitable[msgspec.Struct | bytes]] = getattr(commands, route.call)
 
     async def view(**path_args: Any) -> Response:
         address = request.remote_addr
@@ -177,9 +177,11 @@ def _view(
         if "item_id" in kwargs and not 1 <= kwargs["item_id"] <= cmd.MAX_ID:
             raise cmd.CommandError(ErrorCode.ARG, f"item_id must be between 1 and {cmd.MAX_ID}")
         if route.body is not None:
-            if request.mimetype != "application/json":
-                return _error(ErrorCode.ARG, "send the body as application/json", 415)
             raw = await request.get_data(as_text=False)
+            if route.body_optional and not raw:
+                raw = b"{}"
+            elif request.mimetype != "application/json":
+                return _error(ErrorCode.ARG, "send the body as application/json", 415)
             try:
                 kwargs["req"] = msgspec.json.decode(raw, type=route.body)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -190,6 +192,10 @@ def _view(
             if exc.code is ErrorCode.PERMISSION:
                 gate.wrong_guess(address)
             raise
+        if isinstance(reply, bytes):
+            resp = Response(reply, status=route.status, content_type=route.media)
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
         return _json(reply, route.status)
 
     view.__name__ = f"{route.call}_{route.method.lower()}"

@@ -66,6 +66,10 @@ class Route:
     not_found: bool = False
     conflict: str | None = None
     """When the command can answer 409, why."""
+    body_optional: bool = False
+    """An empty body stands for the body type's defaults."""
+    media: str = "application/json"
+    """What a success answers with (``image/png``: the command returns the bytes)."""
 
 
 _ID = Param("item_id", 1, cmd.MAX_ID, 0, "a donation id (see /queue and /history)")
@@ -129,6 +133,50 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/queue/{item_id}/approve",
+        "Let a donation that waits for a moderator be drawn",
+        cmd.ItemInfo,
+        "approve",
+        not_found=True,
+    ),
+    Route(
+        "POST",
+        "/queue/{item_id}/deny",
+        "Skip a waiting donation with a reason; it is never shown",
+        cmd.DenyReply,
+        "deny",
+        body=cmd.DenyRequest,
+        body_optional=True,
+        not_found=True,
+    ),
+    Route(
+        "GET",
+        "/queue/{item_id}/preview.png",
+        "The planned picture, before it airs (404 until the plan is ready)",
+        cmd.PingReply,
+        "preview",
+        not_found=True,
+        media="image/png",
+    ),
+    Route("GET", "/bans", "The banned donors, oldest ban first", cmd.BansReply, "bans"),
+    Route(
+        "POST",
+        "/bans",
+        "Ban a donor: their later donations are skipped and never shown",
+        cmd.BanReply,
+        "ban",
+        body=cmd.BanRequest,
+    ),
+    Route(
+        "DELETE",
+        "/bans",
+        "Lift a donor's ban",
+        cmd.BanReply,
+        "unban",
+        body=cmd.UnbanRequest,
+    ),
+    Route(
+        "POST",
         "/signin",
         "Trade a one-time sign-in code (drawstreamctl mod-url) for the API token",
         cmd.SigninReply,
@@ -142,7 +190,9 @@ ROUTES: tuple[Route, ...] = (
 def openapi() -> bytes:
     """The OpenAPI 3.1 document, built from :data:`ROUTES` and the msgspec types."""
     types = sorted(
-        {r.reply for r in ROUTES} | {r.body for r in ROUTES if r.body} | {ErrorReply, Event},
+        {r.reply for r in ROUTES if r.media == "application/json"}
+        | {r.body for r in ROUTES if r.body}
+        | {ErrorReply, Event},
         key=lambda t: t.__name__,
     )
     _, components = msgspec.json.schema_components(
@@ -157,11 +207,13 @@ def openapi() -> bytes:
 
     paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
+        content: dict[str, Any] = (
+            {"application/json": {"schema": ref(r.reply)}}
+            if r.media == "application/json"
+            else {r.media: {"schema": {"type": "string", "contentMediaType": r.media}}}
+        )
         responses: dict[str, Any] = {
-            str(r.status): {
-                "description": "done",
-                "content": {"application/json": {"schema": ref(r.reply)}},
-            },
+            str(r.status): {"description": "done", "content": content},
             "400": err("bad arguments"),
             "421": err("the request named a host this server does not answer for"),
             "429": err(
@@ -197,7 +249,7 @@ def openapi() -> bytes:
             responses["401"] = err("wrong, used or expired code")
         if r.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": not r.body_optional,
                 "content": {"application/json": {"schema": ref(r.body)}},
             }
             responses["413"] = err("body too large")

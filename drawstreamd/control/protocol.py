@@ -154,7 +154,7 @@ def decode_line(raw: bytes) -> str:
 
 
 # -- replies -----------------------------------------------------------------------------------
-BLOCK_KEYS = ("id", "changed", "command")
+BLOCK_KEYS = ("id", "changed", "command", "donor")
 """Keys that begin one entry of a listing."""
 
 FIELD_TYPES: dict[str, type] = {
@@ -182,6 +182,9 @@ FIELD_TYPES: dict[str, type] = {
     "late": int,
     "late_percent": float,
     "interruptions": int,
+    "banned": bool,
+    "denied": bool,
+    "done": bool,
     "paused": bool,
     "skipped": bool,
     "removed": bool,
