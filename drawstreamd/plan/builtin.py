@@ -1,71 +1,61 @@
-"""The builtin planner: a hand-made library of plans matched by RU/EN keywords, and the cards.
+"""The builtin planner: pictures from the library, composed from the words of a request, and
+the cards.
 
-The library lives in ``library.json`` next to this module: ``name -> {"kw": [...], "ask":
-[...], "plan": {...}}``. A keyword matches a whole word of the message; a trailing ``*``
-matches any ending (``котик*`` catches котика, котиков…). Words are compared lower-cased with
-``ё`` folded to ``е``. The subject mentioned first in the message wins.
+The library (:mod:`drawstreamd.plan.library`) holds one plan per subject with RU/EN keywords.
+A request naming one subject gets that subject's own picture; one that names two or three,
+a colour, an accessory, a setting or "many" gets a picture composed of library subjects
+(:mod:`drawstreamd.plan.request` reads the words, :mod:`drawstreamd.plan.compose` lays it
+out with ``use`` steps). Anything else is written on a text card.
 
 Everything here is an ordinary DSL plan, drawn like any other: the library plans double as
-few-shot examples for the LLM, and the cards (text, "You are too small", error) are plans too.
+few-shot examples for the LLM (:func:`examples_for` picks those nearest to a request), and
+the cards (text, "You are too small", error) are plans too.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Final
 
-from drawstreamd.plan.dsl import LIMITS, Plan, Step, encode, parse_step, validate
+from drawstreamd.plan import compose, request
+from drawstreamd.plan.dsl import LIMITS, Plan, Step, parse_step, validate
+from drawstreamd.plan.library import SUBJECTS, Entry, fold
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from drawstreamd.plan.base import PlanBuffer
 
-_WORD = re.compile(r"[0-9a-zа-я]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    name: str
-    keywords: tuple[str, ...]
-    asks: tuple[str, ...]
-    """Example requests (RU first) used for few-shot prompts."""
-    plan: Plan
-
-
-def _fold(text: str) -> str:
-    return text.lower().replace("ё", "е")
-
-
-def _load() -> dict[str, Entry]:
-    raw = json.loads(resources.files(__package__).joinpath("library.json").read_text("utf-8"))
-    out: dict[str, Entry] = {}
-    for name, item in raw.items():
-        plan, errors = validate(item["plan"])
-        if plan is None or errors:
-            raise ValueError(f"library plan {name!r} is invalid: {errors}")
-        out[name] = Entry(name, tuple(_fold(k) for k in item["kw"]), tuple(item["ask"]), plan)
-    return out
-
-
-LIBRARY: Final[dict[str, Entry]] = _load()
-"""The hand-made plans by name."""
-
-
-def _keyword_matches(keyword: str, word: str) -> bool:
-    if keyword.endswith("*"):
-        return word.startswith(keyword[:-1])
-    return word == keyword
+LIBRARY: Final[Mapping[str, Entry]] = SUBJECTS
+"""The library's subjects by name."""
 
 
 def match(message: str) -> tuple[str, Plan] | None:
-    """The library plan for the subject named first in ``message``, if any."""
-    for word in _WORD.findall(_fold(message)):
-        for entry in LIBRARY.values():
-            if any(_keyword_matches(k, word) for k in entry.keywords):
-                return entry.name, entry.plan
-    return None
+    """The library subject named first in ``message`` and its own picture, if any."""
+    name = request.index_of(LIBRARY).first(message)
+    return (name, LIBRARY[name].plan) if name is not None else None
+
+
+def composed(message: str, entries: Mapping[str, Entry] = LIBRARY) -> dict[str, object] | None:
+    """The plan for ``message`` as written with ``use`` steps (decoded JSON), or ``None``
+    when it names no subject of ``entries``."""
+    req = request.read(message, entries)
+    if not req.subjects:
+        return None
+    if req.plain:
+        return {"v": 1, "seed": entries[req.subjects[0]].plan.seed, "bg": None,
+                "steps": [{"op": "use", "n": req.subjects[0]}]}  # fmt: skip
+    return compose.compose(req, entries)
+
+
+def picture(message: str, entries: Mapping[str, Entry] = LIBRARY) -> Plan | None:
+    """The library's picture for ``message`` (a subject's own, or composed), if any."""
+    req = request.read(message, entries)
+    if not req.subjects:
+        return None
+    if req.plain:
+        return entries[req.subjects[0]].plan
+    plan, _ = validate(compose.compose(req, entries), subjects=entries)
+    return plan
 
 
 # ---------------------------------------------------------------------------- cards
@@ -157,16 +147,88 @@ class BuiltinPlanner:
 
 def plan_for(message: str) -> tuple[Plan, str]:
     """The library's picture for ``message``, else the message on a text card; with its origin."""
-    found = match(message)
-    return (found[1], "builtin") if found is not None else (text_card(message), "card")
+    plan = picture(message)
+    return (plan, "builtin") if plan is not None else (text_card(message), "card")
+
+
+# ---------------------------------------------------------------------------- few-shot
+DEFAULT_EXAMPLES: Final = ("cat", "house", "rocket")
+"""Shown when nothing in the library resembles a request."""
+COMPOSED_ASKS: Final = ("нарисуй синего кота в короне", "draw a blue cat wearing a crown")
+"""The composed example every prompt ends with (it shows the ``use`` step at work)."""
+_LIKE: Final = 0.34
+"""Least trigram similarity for a subject to count as close to a word of the request."""
+
+
+def _trigrams(word: str) -> frozenset[str]:
+    padded = f"^{word}"
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+def _profile(entry: Entry) -> list[frozenset[str]]:
+    words = [k.removesuffix("*") for k in entry.keywords if " " not in k]
+    return [_trigrams(w) for w in [*words, *entry.name.split("_")] if len(w) >= 3]
+
+
+def _similarity(word: frozenset[str], profile: list[frozenset[str]]) -> float:
+    return max((len(word & p) / len(word | p) for p in profile), default=0.0)
+
+
+def nearest(message: str, n: int, entries: Mapping[str, Entry] = LIBRARY) -> list[str]:
+    """Up to ``n`` library subjects closest to ``message``: those its words name (in order),
+    then those whose keywords look most like its words (character trigrams: catches typos,
+    diminutives and word forms the keywords miss)."""
+    found = [s for s in request.read(message, entries).subjects if s in entries][:n]
+    words = [_trigrams(w) for w in request.words(message) if len(w) >= 3 and w.isalpha()]
+    if len(found) < n and words:
+        scores = {
+            name: max(_similarity(w, _profile(entry)) for w in words)
+            for name, entry in entries.items()
+            if name not in found
+        }
+        ranked = sorted(scores, key=lambda name: -scores[name])
+        found += [name for name in ranked if scores[name] >= _LIKE][: n - len(found)]
+    return found
+
+
+def _ask(entry: Entry, russian: bool) -> str:
+    english = [a for a in entry.asks if a.isascii()]
+    return entry.asks[0] if russian or not english else english[0]
+
+
+def examples_for(
+    message: str, n: int = 3, entries: Mapping[str, Entry] = LIBRARY
+) -> list[tuple[str, str]]:
+    """``n`` few-shot (request, compact plan JSON) pairs for ``message``: the library subjects
+    nearest to it (see :func:`nearest`; the defaults when none is), the last one a composed
+    picture written with ``use`` steps. Requests are in the message's language."""
+    russian = any("а" <= ch <= "я" for ch in fold(message))
+    names = nearest(message, n - 1, entries)
+    names += [d for d in DEFAULT_EXAMPLES if d in entries and d not in names]
+    names += [d for d in entries if d not in names]
+    pairs = [(_ask(entries[name], russian), entries[name].example) for name in names[: n - 1]]
+    ask = COMPOSED_ASKS[0 if russian else 1]
+    plan = composed(ask, entries)
+    if n > 0 and plan is not None and plan["steps"] and len(pairs) == n - 1:
+        pairs.append((ask, compact_json(plan)))
+    elif len(names) >= n:
+        pairs.append((_ask(entries[names[n - 1]], russian), entries[names[n - 1]].example))
+    return pairs[:n]
+
+
+def compact_json(plan: dict[str, object]) -> str:
+    import msgspec
+
+    return msgspec.json.encode(plan).decode()
 
 
 def few_shot(n: int) -> list[tuple[str, str]]:
-    """``n`` (request, compact plan JSON) pairs from the library, alternating RU and EN."""
+    """``n`` (request, compact plan JSON) pairs from the library, the default examples first,
+    alternating RU and EN (the same for every request: see :func:`examples_for`)."""
+    names = [d for d in DEFAULT_EXAMPLES if d in LIBRARY]
+    names += [name for name in LIBRARY if name not in names]
     pairs: list[tuple[str, str]] = []
-    for i, entry in enumerate(LIBRARY.values()):
-        if len(pairs) >= n:
-            break
-        ask = entry.asks[i % len(entry.asks)]
-        pairs.append((ask, encode(entry.plan).decode()))
+    for i, name in enumerate(names[:n]):
+        entry = LIBRARY[name]
+        pairs.append((entry.asks[i % len(entry.asks)], entry.example))
     return pairs

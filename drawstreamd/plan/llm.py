@@ -2,7 +2,8 @@
 
 :class:`OpenAIPlanner` asks for a streamed, schema-constrained completion, parses the JSON as
 it arrives (:mod:`drawstreamd.plan.stream`), validates each completed step
-(:func:`drawstreamd.plan.dsl.parse_step`) and adds it to the :class:`PlanBuffer` at once, so
+(:func:`drawstreamd.plan.dsl.parse_steps`: a ``use`` step becomes its library subject's
+steps) and adds it to the :class:`PlanBuffer` at once, so
 the renderer starts drawing while the model is still writing.
 
 Every failure raises :class:`LLMError` (a :class:`PlannerError`) naming its cause, and is
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("drawstreamd.llm")
 
 FEW_SHOT = 3
-"""How many builtin plans go into the prompt as examples."""
+"""How many library plans go into the prompt as examples (chosen for each request)."""
 PROBE_TIMEOUT_SEC = 3.0
 TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
@@ -94,8 +95,8 @@ class OpenAIPlanner:
             shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
             text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
         )
-        self._schema = prompt.llm_schema(dsl.json_schema(), caps)
-        self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
+        self._schema = prompt.llm_schema(dsl.json_schema(builtin.LIBRARY), caps)
+        self._examples = examples
         self._system = prompt.system_prompt(
             self._schema,
             canvas_w=settings.CANVAS_W,
@@ -105,6 +106,7 @@ class OpenAIPlanner:
             caps=caps,
             total_ms=dsl.LIMITS.TOTAL_MS,
             default_ms=settings.DEFAULT_STEP_DURATION_MS,
+            subjects=list(builtin.LIBRARY),
         )
         self._backoff = backoff or (
             lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
@@ -120,9 +122,12 @@ class OpenAIPlanner:
 
     def request_body(self, message: str) -> dict[str, Any]:
         """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
+        examples = self._examples
+        if examples is None:
+            examples = builtin.examples_for(message, FEW_SHOT)
         return prompt.request_body(
             model=self._s.LLM_MODEL_ID,
-            messages=prompt.build_messages(self._system, message, self._examples),
+            messages=prompt.build_messages(self._system, message, examples),
             schema=self._schema,
             temperature=self._s.LLM_TEMPERATURE,
             max_tokens=self._s.LLM_MAX_TOKENS,
@@ -334,7 +339,9 @@ class _Reader:
                 log.warning("llm step limit reached limit=%d", limit)
                 return
             try:
-                step = dsl.parse_step(event.value)
+                steps = dsl.parse_steps(event.value, builtin.LIBRARY)
+                if len(self._out.steps) + len(steps) > limit:
+                    raise dsl.StepError(f"its {len(steps)} steps would pass the {limit}-step limit")
             except dsl.StepError as exc:
                 reason = f"step {event.index}: {exc}"
                 self._out.drop(reason)
@@ -342,7 +349,8 @@ class _Reader:
                 continue
             if not self._out.steps:
                 self._out.origin = self._owner.name
-            self._out.add(step)
+            for step in steps:
+                self._out.add(step)
 
     def _header(self, key: str, value: Any) -> None:
         if key == "v":
