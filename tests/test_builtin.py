@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan import builtin, dsl, library
 from drawstreamd.plan.base import PlanBuffer
 from drawstreamd.render.raster import color
 from drawstreamd.render.timeline import Timeline, render_at
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SUBJECTS = [
     "cat",
@@ -90,6 +94,10 @@ def test_each_subject_is_found_from_its_own_requests(name: str) -> None:
         ("розового кота", "cat"),  # a colour is not a rose
         ("кисулю", "cat"),
         ("смайлик", "smiley"),
+        ("🙂🙂", "smiley"),  # an emoji is a word of its own
+        ("котик 🐱", "cat"),
+        ("❤️❤️❤️", "heart"),
+        ("<3", "heart"),
     ],
 )
 def test_keywords_follow_word_forms(message: str, name: str) -> None:
@@ -106,7 +114,7 @@ def test_keywords_follow_word_forms(message: str, name: str) -> None:
         "category theory",
         "домофон",
         "",
-        "🙂🙂",
+        "🦄🌈",
         "мечта",
         "кисель",
         "мы ели",
@@ -219,3 +227,83 @@ def test_few_shot_pairs_are_valid_compact_plans_in_both_languages() -> None:
         assert json.loads(raw)["v"] == 1
         assert " " not in raw.replace('"t":"', "")
     assert len(builtin.few_shot(100)) == len(builtin.LIBRARY)
+
+
+# ---------------------------------------------------------------------------- examples per request
+def _asks(pairs: list[tuple[str, str]]) -> list[str]:
+    return [ask for ask, _ in pairs]
+
+
+def test_a_kitten_request_is_shown_the_cat() -> None:
+    pairs = builtin.examples_for("нарисуй котёночка пж", 3)
+    assert len(pairs) == 3
+    assert pairs[0] == ("нарисуй кота", builtin.LIBRARY["cat"].example)
+    english = builtin.examples_for("a cute kitten please", 3)
+    assert english[0] == ("draw a cat", builtin.LIBRARY["cat"].example)
+    assert all(ask.isascii() for ask in _asks(english))
+
+
+def test_examples_follow_the_subjects_a_request_names_in_order() -> None:
+    pairs = builtin.examples_for("нарисуй яблоко и собаку", 3)
+    assert _asks(pairs)[:2] == [builtin.LIBRARY["apple"].asks[0], builtin.LIBRARY["dog"].asks[0]]
+
+
+def test_the_last_example_is_composed_with_use_steps() -> None:
+    for message in ("нарисуй ракету", "draw a rocket", "qwxz"):
+        ask, answer = builtin.examples_for(message, 3)[-1]
+        assert ask in builtin.COMPOSED_ASKS
+        written = json.loads(answer)
+        assert [s["op"] for s in written["steps"]] == ["use", "use"]
+        plan, reasons = dsl.validate(answer)
+        assert reasons == []
+        assert plan == builtin.picture(ask)
+
+
+def test_a_request_like_nothing_in_the_library_gets_the_default_examples() -> None:
+    pairs = builtin.examples_for("нарисуй qwxz", 3)
+    defaults = [builtin.LIBRARY[n].asks[0] for n in builtin.DEFAULT_EXAMPLES[:2]]
+    assert _asks(pairs)[:2] == defaults
+
+
+def _subject(ru: list[str], en: list[str], colour: str) -> str:
+    return json.dumps(
+        {
+            "kw": [*ru, *en],
+            "ask": [f"нарисуй {ru[0].removesuffix('*')}", f"draw a {en[0].removesuffix('*')}"],
+            "plan": {
+                "v": 1,
+                "seed": 1,
+                "bg": "black",
+                "steps": [{"op": "circle", "x": 48, "y": 48, "r": 30, "c": colour}],
+            },
+        }
+    )
+
+
+def test_examples_are_the_subjects_closest_to_the_request(tmp_path: Path) -> None:
+    """A tiny library of our own: a hedgehog request is shown the hedgehog, even misspelt
+    or in a word form its keywords miss; the next closest subjects fill the rest."""
+    files = {
+        "animals/hedgehog.json": _subject(["ёжик*", "ежа", "ежу"], ["hedgehog*"], "brown"),
+        "animals/hedge_fund.json": _subject(["хедж*"], ["hedge"], "green"),
+        "animals/fox.json": _subject(["лис*"], ["fox", "foxes"], "orange"),
+        "places/house.json": _subject(["домик*"], ["house"], "red"),
+        "animals/cat.json": _subject(["котик*"], ["cat"], "yellow"),
+        "vehicles/rocket.json": _subject(["ракет*"], ["rocket"], "white"),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, "utf-8")
+    lib = library.load(tmp_path)
+    assert builtin.nearest("нарисуй ёжика", 1, lib) == ["hedgehog"]
+    assert builtin.nearest("нарисуй ежжика пж", 1, lib) == ["hedgehog"]  # a typo
+    assert builtin.nearest("нарисуй ежиху", 1, lib) == ["hedgehog"]  # a form not listed
+    assert builtin.nearest("draw a hedgehgo", 1, lib) == ["hedgehog"]
+    assert builtin.nearest("draw a hedgehog", 2, lib) == ["hedgehog"]  # "hedge" is not alike
+    assert builtin.nearest("draw a hedge hog", 2, lib) == ["hedge_fund", "hedgehog"]
+    assert builtin.nearest("лисичка и ёжик", 2, lib) == ["fox", "hedgehog"]
+    assert builtin.nearest("нарисуй бегемота", 2, lib) == []
+    pairs = builtin.examples_for("draw a hedgehog", 3, lib)
+    assert pairs[0] == ("draw a hedgehog", lib["hedgehog"].example)
+    assert _asks(pairs) == ["draw a hedgehog", "draw a cat", builtin.COMPOSED_ASKS[1]]
+    assert [s["n"] for s in json.loads(pairs[2][1])["steps"]] == ["cat"]  # no crown here

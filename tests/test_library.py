@@ -195,11 +195,19 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"animals/tomcat.json": _with(head=[48, 120, 30])}, "head [48, 120, 30]"),
     (
         {"animals/tomcat.json": _with(plan={**CAT["plan"], "steps": [{"op": "star"}]})},
-        "animals/tomcat.json: invalid plan: step 0: unknown op 'star'",
+        "animals/tomcat.json: Invalid value 'star' - at `$.plan.steps[0].op`",
     ),
     (
         {"animals/tomcat.json": _with(plan={**CAT["plan"], "steps": [{"op": "use", "n": "x"}]})},
         "use: unknown subject 'x'",
+    ),
+    (
+        {"animals/tomcat.json": _with(plan={**CAT["plan"], "steps": [{"op": "use", "n": "x"}]})},
+        "animals/tomcat.json: invalid plan: step 0: use: unknown subject 'x'",
+    ),
+    (
+        {"animals/tomcat.json": _with(plan={**CAT["plan"], "bg": "sparkly"})},
+        "animals/tomcat.json: invalid plan: unknown colour 'sparkly'",
     ),
     ({"pets/tomcat.json": CAT}, "pets/: not a category"),
     ({"animals/Tom Cat.json": CAT}, "animals/Tom Cat.json: not a subject file"),

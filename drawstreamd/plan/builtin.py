@@ -156,39 +156,72 @@ DEFAULT_EXAMPLES: Final = ("cat", "house", "rocket")
 """Shown when nothing in the library resembles a request."""
 COMPOSED_ASKS: Final = ("нарисуй синего кота в короне", "draw a blue cat wearing a crown")
 """The composed example every prompt ends with (it shows the ``use`` step at work)."""
-_LIKE: Final = 0.34
-"""Least trigram similarity for a subject to count as close to a word of the request."""
+_LIKE: Final = 0.6
+"""Least similarity (see :func:`_similarity`) for a subject to count as close to a request."""
+_FILLER: Final = frozenset(
+    ["нарисуй", "нарисуйте", "нарисовать", "пожалуйста", "draw", "please", "plz", "pls"]
+)
 
 
-def _trigrams(word: str) -> frozenset[str]:
-    padded = f"^{word}"
-    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+def _bigrams(text: str) -> frozenset[str]:
+    padded = f"^{text}"
+    return frozenset(padded[i : i + 2] for i in range(len(padded) - 1))
 
 
-def _profile(entry: Entry) -> list[frozenset[str]]:
-    words = [k.removesuffix("*") for k in entry.keywords if " " not in k]
-    return [_trigrams(w) for w in [*words, *entry.name.split("_")] if len(w) >= 3]
+_Keyword = tuple[str, str, bool, frozenset[str]]
+"""(subject, keyword without its star, was it a star keyword, its letter pairs)."""
+_KEYWORDS: dict[int, tuple[Mapping[str, Entry], dict[str, list[_Keyword]]]] = {}
 
 
-def _similarity(word: frozenset[str], profile: list[frozenset[str]]) -> float:
-    return max((len(word & p) / len(word | p) for p in profile), default=0.0)
+def _keywords(entries: Mapping[str, Entry]) -> dict[str, list[_Keyword]]:
+    """Every keyword of 3+ letters by its first letter (a typo rarely hits the first one)."""
+    found = _KEYWORDS.get(id(entries))
+    if found is not None and found[0] is entries:
+        return found[1]
+    table: dict[str, list[_Keyword]] = {}
+    for entry in entries.values():
+        for k in entry.keywords:
+            core = k.removesuffix("*")
+            if len(core) >= 3 and core.isalpha():
+                table.setdefault(core[0], []).append(
+                    (entry.name, core, k.endswith("*"), _bigrams(core))
+                )
+    if len(_KEYWORDS) >= 8:
+        _KEYWORDS.clear()
+    _KEYWORDS[id(entries)] = (entries, table)
+    return table
+
+
+def _similarity(word: str, core: str, stem: bool, pairs: frozenset[str]) -> float:
+    """Dice similarity of letter pairs: a typo, a diminutive or a missing word form still
+    scores high. A ``*`` keyword is compared with as much of the word as its stem (plus one
+    letter, for a letter typed twice); a word much longer than a whole-word keyword is
+    another word ("hedgehog" is no "hedge")."""
+    shorter = 1.0
+    if stem:
+        word = word[: len(core) + 1]
+    elif len(word) > len(core) + 2:
+        shorter = len(core) / len(word)
+    mine = _bigrams(word)
+    return shorter * 2 * len(mine & pairs) / (len(mine) + len(pairs))
 
 
 def nearest(message: str, n: int, entries: Mapping[str, Entry] = LIBRARY) -> list[str]:
     """Up to ``n`` library subjects closest to ``message``: those its words name (in order),
-    then those whose keywords look most like its words (character trigrams: catches typos,
-    diminutives and word forms the keywords miss)."""
+    then those with a keyword most like one of its words (:func:`_similarity`)."""
     found = [s for s in request.read(message, entries).subjects if s in entries][:n]
-    words = [_trigrams(w) for w in request.words(message) if len(w) >= 3 and w.isalpha()]
-    if len(found) < n and words:
-        scores = {
-            name: max(_similarity(w, _profile(entry)) for w in words)
-            for name, entry in entries.items()
-            if name not in found
-        }
-        ranked = sorted(scores, key=lambda name: -scores[name])
-        found += [name for name in ranked if scores[name] >= _LIKE][: n - len(found)]
-    return found
+    words = [w for w in request.words(message) if len(w) >= 3 and w.isalpha()]
+    words = [w for w in words if w not in _FILLER]
+    if len(found) >= n or not words:
+        return found
+    table = _keywords(entries)
+    scores: dict[str, float] = {}
+    for word in words:
+        for name, core, stem, pairs in table.get(word[0], ()):
+            if name not in found:
+                scores[name] = max(scores.get(name, 0.0), _similarity(word, core, stem, pairs))
+    ranked = sorted(scores, key=lambda name: -scores[name])
+    return found + [name for name in ranked if scores[name] >= _LIKE][: n - len(found)]
 
 
 def _ask(entry: Entry, russian: bool) -> str:

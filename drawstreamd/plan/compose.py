@@ -214,10 +214,10 @@ def _accessory(wearer: Entry, mirrored: bool, thing: Entry) -> _Piece:
     centre = (S - hx if mirrored else hx) + 0.5
     bx0, by0, bx1, by1 = figure(thing.plan)
     kind = next(k for k, names in ACCESSORIES.items() if thing.name in names)
-    width = hw * {"hat": 1.15, "crown": 0.9, "glasses": 0.95, "scarf": 0.85}[kind]
+    width = hw * {"hat": 1.15, "party_hat": 0.8, "crown": 0.9, "glasses": 0.95, "scarf": 0.85}[kind]
     k = width / (bx1 - bx0)
     x = centre - (bx0 + bx1) / 2 * k
-    if kind in ("hat", "crown"):
+    if kind in ("hat", "party_hat", "crown"):
         y = hy + 0.08 * (by1 - by0) * k - by1 * k  # sits a little into the head
     elif kind == "glasses":
         y = hy + 0.45 * hw - (by0 + by1) / 2 * k

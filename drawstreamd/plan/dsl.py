@@ -634,6 +634,38 @@ def expand(use: Use, subject: Subject) -> list[Step]:
 
 
 # ---------------------------------------------------------------------------- plans
+class Written(msgspec.Struct):
+    """A plan as written, ``use`` steps and all (what the schema describes)."""
+
+    v: Literal[1] = VERSION
+    seed: Annotated[int, Meta(ge=0, le=LIMITS.SEED)] = 0
+    bg: Color | None = None
+    steps: Annotated[list[Step | Use], Meta(min_length=1)] = msgspec.field(default_factory=list)
+
+
+def resolve(written: Written, subjects: Subjects | None = None) -> Plan:
+    """The plan of a strictly decoded one (no salvage: for files we ship, which must be right):
+    colours normalised, ``use`` steps expanded. Raises :class:`StepError` at the first fault.
+    """
+    pool = _builtin_subjects() if subjects is None else subjects
+    steps: list[Step] = []
+    for i, step in enumerate(written.steps):
+        try:
+            if isinstance(step, Use):
+                subject = pool.get(step.n)
+                if subject is None:
+                    raise StepError(f"use: unknown subject {step.n!r}")
+                steps += expand(step, subject)
+            else:
+                steps.append(_normalise(step))
+        except StepError as exc:
+            raise StepError(f"step {i}: {exc}") from None
+    if len(steps) > LIMITS.STEPS:
+        raise StepError(f"{len(steps)} steps, over the {LIMITS.STEPS}-step limit")
+    bg = normalize_color(written.bg) if written.bg is not None else None
+    return Plan(v=VERSION, seed=written.seed, bg=bg, steps=steps)
+
+
 def validate(
     raw: bytes | str | object, subjects: Subjects | None = None
 ) -> tuple[Plan | None, list[str]]:
@@ -746,15 +778,6 @@ def _inline(node: Any, defs: dict[str, Any], key: str = "") -> Any:
     return node
 
 
-class _Written(msgspec.Struct):
-    """A plan as written, before validation expands its ``use`` steps."""
-
-    v: int = VERSION
-    seed: int = 0
-    bg: Color | None = None
-    steps: list[Step | Use] = msgspec.field(default_factory=list)
-
-
 def json_schema(subjects: Iterable[str] | None = None) -> dict[str, Any]:
     """The JSON Schema the LLM is asked to follow; ``use`` names one of ``subjects``
     (default: the builtin library's names).
@@ -765,7 +788,7 @@ def json_schema(subjects: Iterable[str] | None = None) -> dict[str, Any]:
     its steps and each step starts with ``op``. Length caps (``maxItems``/``maxLength``) are
     left to :func:`validate`: the converter unrolls them into grammars hundreds of rules deep.
     """
-    raw = msgspec.json.schema(_Written)
+    raw = msgspec.json.schema(Written)
     defs = raw.get("$defs", {})
     schema: dict[str, Any] = _inline(raw, defs)
     names = sorted(_builtin_subjects() if subjects is None else subjects)

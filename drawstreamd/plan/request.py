@@ -13,6 +13,7 @@ preposition ("в шляпе", "at night") such a word is always a modifier.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -65,15 +66,17 @@ COLOURS: Final = {w: colour for colour, ws in _COLOUR_WORDS.items() for w in ws}
 """Colour word -> the colour a subject's ``main`` becomes."""
 
 ACCESSORIES: Final[dict[str, tuple[str, ...]]] = {
-    "hat": ("top_hat", "hat", "cap", "party_hat", "santa_hat", "wizard_hat"),
+    "hat": ("top_hat", "hat", "cap", "santa_hat", "wizard_hat"),
+    "party_hat": ("party_hat",),
     "crown": ("crown",),
     "glasses": ("glasses", "sunglasses"),
     "scarf": ("scarf",),
 }
 """Accessory kind -> the library subjects that can be it, the first one present is used."""
 _ACCESSORY_WORDS: Final = {
-    "hat": "шляп* шляпк* шапк* шапочк* цилиндр* колпак* кепк* кепочк* панамк* "
+    "hat": "шляп* шляпк* шапк* шапочк* цилиндр* кепк* кепочк* панамк* "
     "hat hats tophat cap caps beanie",
+    "party_hat": "колпак* колпачк*",
     "crown": "корон* коронк* тиар* диадем* crown crowns tiara",
     "glasses": "очки очках очками очков очечк* очочк* солнцезащитн* "
     "glasses sunglasses shades specs eyeglasses",
@@ -298,8 +301,19 @@ def _nearest(mentions: list[_Mention], at: int, *, after: bool, wearers: set[str
     return later[0].name if later else None
 
 
+ANYTHING: Final = ("heart", "flower", "sun", "star", "rainbow", "butterfly", "cat", "rocket")
+"""What "нарисуй что-нибудь" / "draw anything" gets: one of these, chosen by the message."""
+
+
+def _anything(ws: list[str]) -> bool:
+    if {"нибудь", "угодно", "anything", "something", "whatever"} & set(ws):
+        return True
+    return "что" in ws and bool({"хочешь", "то"} & set(ws))
+
+
 def read(message: str, entries: Mapping[str, Entry]) -> Request:
-    """What ``message`` asks the library for."""
+    """What ``message`` asks the library for ("draw anything": a subject of :data:`ANYTHING`
+    picked by the message's checksum, so the same words get the same picture)."""
     ws = words(message)
     mentions = _mentions(ws, index_of(entries))
     _resolve(mentions)
@@ -307,6 +321,10 @@ def read(message: str, entries: Mapping[str, Entry]) -> Request:
     for m in mentions:
         if m.name is not None and m.name not in req.subjects and len(req.subjects) < MAX_SUBJECTS:
             req.subjects.append(m.name)
+    if not req.subjects and _anything(ws):
+        choice = [n for n in ANYTHING if n in entries]
+        if choice:
+            req.subjects.append(choice[zlib.crc32(message.encode()) % len(choice)])
     if not req.subjects:
         return req
     heads = {n for n in req.subjects if entries[n].head is not None}

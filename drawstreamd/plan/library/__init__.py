@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -72,7 +72,7 @@ class Entry:
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     kw: list[str]
     ask: list[str]
-    plan: dict[str, Any]
+    plan: dsl.Written
     main: str | None = None
     head: tuple[int, int, int] | None = None
 
@@ -83,7 +83,7 @@ def fold(text: str) -> str:
 
 
 def _check_words(source: str, item: _File) -> tuple[str, ...]:
-    keywords = tuple(" ".join(fold(k).split()) for k in item.kw)
+    keywords = tuple(dict.fromkeys(" ".join(fold(k).split()) for k in item.kw))
     if not keywords:
         raise LibraryError(f"{source}: kw is empty")
     for k in keywords:
@@ -167,16 +167,13 @@ class _Loader(Mapping[str, Entry]):
     def _check(self, name: str) -> Entry:
         category, source, item = self._files[name]
         keywords = _check_words(source, item)
-        plan, reasons = dsl.validate(item.plan, subjects=self)
-        if plan is None or reasons:
-            raise LibraryError(f"{source}: invalid plan: {'; '.join(reasons)}")
-        if item.plan.get("v") != dsl.VERSION or not isinstance(item.plan.get("seed"), int):
-            raise LibraryError(f'{source}: the plan needs "v": 1 and an integer "seed"')
+        try:
+            plan = dsl.resolve(item.plan, subjects=self)
+        except dsl.StepError as exc:
+            raise LibraryError(f"{source}: invalid plan: {exc}") from None
         main, head = _check_picture(source, item, plan)
-        uses = {
-            s.get("n") for s in item.plan["steps"] if isinstance(s, dict) and s.get("op") == "use"
-        }
-        depth = 1 + max((self._depth.get(str(n), 0) for n in uses), default=0)
+        uses = {s.n for s in item.plan.steps if isinstance(s, dsl.Use)}
+        depth = 1 + max((self._depth.get(n, 0) for n in uses), default=0)
         if depth > _MAX_NESTING:
             raise LibraryError(f"{source}: subjects nest more than {_MAX_NESTING} deep")
         self._depth[name] = depth
