@@ -6,6 +6,7 @@
     drawstreamd schema         print the Canvas-DSL JSON Schema
     drawstreamd render PLAN.json -o OUT.png [--at-ms T] [--scale N]
     drawstreamd plan "MESSAGE" [--backend openai|builtin]
+    drawstreamd library [--sheet OUT.png]  list the builtin pictures, or draw them
     drawstreamd gatekeeper     classify stdin lines as JSON lines
     drawstreamd auth           authorise with Donation Alerts and store the tokens
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from drawstreamd.config import Settings
 
-TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "run")
+TOOLS = ("check-config", "schema", "render", "plan", "library", "gatekeeper", "auth", "run")
 
 
 def _version() -> str:
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             from drawstreamd.render.cli import render_main
 
             return render_main(argv)
+        if tool == "library":
+            from drawstreamd.plan.library.cli import main as library_main
+
+            return library_main(argv)
         if tool == "check-config":
             return _check_config(argv)
         if tool == "plan":

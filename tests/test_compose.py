@@ -8,6 +8,7 @@ The golden pictures in tests/golden/compose/ were made by running this file as a
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from drawstreamd.render import png
 from drawstreamd.render.raster import color
 from drawstreamd.render.timeline import render_at
 
-GOLDEN = Path(__file__).parent / "golden" / "compose"
+ROOT = Path(__file__).parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "compose"
 LIB = builtin.LIBRARY
 
 
@@ -245,3 +247,21 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+
+
+def _json_blocks(path: Path) -> list[str]:
+    return re.findall(r"```json\n(.*?)```", path.read_text("utf-8"), re.S)
+
+
+def test_the_readme_shows_what_the_planner_writes_for_a_cat_in_a_crown() -> None:
+    (block,) = [b for b in _json_blocks(ROOT / "README.md") if '"use"' in b]
+    assert json.loads(block) == builtin.composed("кот в короне")
+
+
+def test_the_documented_use_examples_are_valid_plans() -> None:
+    blocks = [b for b in _json_blocks(ROOT / "docs" / "canvas-dsl.md") if '"op":"use"' in b]
+    assert blocks
+    for block in blocks:
+        plan, reasons = dsl.validate(block)
+        assert reasons == []
+        assert plan is not None
