@@ -307,3 +307,28 @@ def test_examples_are_the_subjects_closest_to_the_request(tmp_path: Path) -> Non
     assert pairs[0] == ("draw a hedgehog", lib["hedgehog"].example)
     assert _asks(pairs) == ["draw a hedgehog", "draw a cat", builtin.COMPOSED_ASKS[1]]
     assert [s["n"] for s in json.loads(pairs[2][1])["steps"]] == ["cat"]  # no crown here
+
+
+def test_the_examples_stay_within_their_byte_budget() -> None:
+    for message in ("нарисуй кота и собаку и дом", "draw a rocket", "звезда", "qwxz"):
+        pairs = builtin.examples_for(message, 3)
+        subjects = pairs[:-1]
+        assert sum(len(plan.encode()) for _, plan in subjects) <= builtin.EXAMPLE_BYTES
+        assert pairs[-1][0] in builtin.COMPOSED_ASKS
+
+
+def test_a_subject_too_big_for_the_budget_is_passed_over(tmp_path: Path) -> None:
+    big = json.loads(_subject(["громадин*"], ["giant"], "red"))
+    circle = big["plan"]["steps"][0]
+    big["plan"]["steps"] = [{**circle, "x": i % 90, "r": 1 + i % 9} for i in range(120)]
+    files = {
+        "animals/giant.json": json.dumps(big),
+        "animals/cat.json": _subject(["котик*"], ["cat"], "yellow"),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, "utf-8")
+    lib = library.load(tmp_path)
+    assert len(lib["giant"].example.encode()) > builtin.EXAMPLE_BYTES
+    assert builtin.nearest("draw a giant", 1, lib) == ["giant"]
+    assert _asks(builtin.examples_for("draw a giant", 3, lib))[0] == "draw a cat"

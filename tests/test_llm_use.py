@@ -54,17 +54,28 @@ async def test_streamed_use_steps_become_the_subjects_steps(
     assert out.errors == ["step 2: use: unknown subject 'unicorn'"]
 
 
-async def test_a_used_subject_counts_its_steps_against_the_models_step_limit(
+async def test_a_use_step_is_one_written_step_but_draws_all_of_its_subjects(
     fake: FakeLLM,  # noqa: F811 - the fixtures imported above
     http: httpx.AsyncClient,  # noqa: F811
 ) -> None:
-    written = [{"op": "use", "n": "cat"}, {"op": "use", "n": "dog"}]
+    """LLM_MAX_STEPS bounds what the model writes (its grammar); the 200-step limit bounds
+    what is drawn, and a used subject counts all its steps against that."""
+    rect = {"op": "rect", "x": 1, "y": 1, "w": 2, "h": 2, "c": "red"}
+    written = [{"op": "use", "n": "cat"}, {"op": "use", "n": "dog"}, rect]
     fake.push(Reply(content=json.dumps({"v": 1, "seed": 1, "bg": None, "steps": written})))
     out = PlanBuffer()
     with trio.fail_after(20):
-        await planner(http, fake.url, LLM_MAX_STEPS=12).plan("кот и собака", out)
-    assert len(out.steps) == len(builtin.LIBRARY["cat"].plan.steps)
-    assert out.errors == ["step 1: its 8 steps would pass the 12-step limit"]
+        await planner(http, fake.url, LLM_MAX_STEPS=2).plan("кот и собака", out)
+    assert len(out.steps) == 16
+    assert out.errors == ["steps beyond the 2-step limit ignored"]
+    cats = [{"op": "use", "n": "cat", "x": i} for i in range(30)]
+    fake.push(Reply(content=json.dumps({"v": 1, "seed": 1, "bg": None, "steps": cats})))
+    many = PlanBuffer()
+    with trio.fail_after(20):
+        await planner(http, fake.url).plan("много котов", many)
+    assert len(many.steps) == 200 // 8 * 8
+    assert many.errors[0] == "step 25: its 8 steps would pass the 200-step limit"
+    assert len(many.errors) == 5
 
 
 async def test_the_prompt_lists_the_library_and_shows_examples_for_the_request(

@@ -229,23 +229,32 @@ def _ask(entry: Entry, russian: bool) -> str:
     return entry.asks[0] if russian or not english else english[0]
 
 
+EXAMPLE_BYTES: Final = 1600
+"""The subjects' example plans together stay within this many bytes of JSON (about 750
+tokens), so the prompt stays short whatever the request (bench/prompt_tokens.py). A subject
+too big for it is still in reach: the model may ``use`` it by name."""
+
+
 def examples_for(
     message: str, n: int = 3, entries: Mapping[str, Entry] = LIBRARY
 ) -> list[tuple[str, str]]:
-    """``n`` few-shot (request, compact plan JSON) pairs for ``message``: the library subjects
-    nearest to it (see :func:`nearest`; the defaults when none is), the last one a composed
-    picture written with ``use`` steps. Requests are in the message's language."""
+    """Up to ``n`` few-shot (request, compact plan JSON) pairs for ``message``: the library
+    subjects nearest to it (:func:`nearest`; the defaults after them) whose plans fit
+    :data:`EXAMPLE_BYTES` together, and last a picture composed with ``use`` steps. The
+    requests are in the message's language."""
     russian = any("а" <= ch <= "я" for ch in fold(message))
-    names = nearest(message, n - 1, entries)
+    names = nearest(message, n + 2, entries)
     names += [d for d in DEFAULT_EXAMPLES if d in entries and d not in names]
-    names += [d for d in entries if d not in names]
-    pairs = [(_ask(entries[name], russian), entries[name].example) for name in names[: n - 1]]
     ask = COMPOSED_ASKS[0 if russian else 1]
     plan = composed(ask, entries)
-    if n > 0 and plan is not None and plan["steps"] and len(pairs) == n - 1:
+    room, pairs = EXAMPLE_BYTES, []
+    for name in names:
+        example = entries[name].example
+        if len(pairs) < n - 1 and len(example.encode()) <= room:
+            pairs.append((_ask(entries[name], russian), example))
+            room -= len(example.encode())
+    if n > 0 and plan is not None:
         pairs.append((ask, compact_json(plan)))
-    elif len(names) >= n:
-        pairs.append((_ask(entries[names[n - 1]], russian), entries[names[n - 1]].example))
     return pairs[:n]
 
 

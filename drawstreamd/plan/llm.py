@@ -290,6 +290,7 @@ class _Reader:
         self.finish_reason: str | None = None
         self._limit_hit = False
         self._items = 0
+        self._kept = 0  # steps written and kept; a use step is one, however many it draws
 
     def chunk(self, data: str) -> bool:
         """Handle one SSE payload; True when reading should stop."""
@@ -333,15 +334,17 @@ class _Reader:
                 continue
             self._items += 1
             limit = self._owner._max_steps
-            if len(self._out.steps) >= limit:
+            if self._kept >= limit:
                 self._limit_hit = True
                 self._out.drop(f"steps beyond the {limit}-step limit ignored")
                 log.warning("llm step limit reached limit=%d", limit)
                 return
             try:
                 steps = dsl.parse_steps(event.value, builtin.LIBRARY)
-                if len(self._out.steps) + len(steps) > limit:
-                    raise dsl.StepError(f"its {len(steps)} steps would pass the {limit}-step limit")
+                if len(self._out.steps) + len(steps) > dsl.LIMITS.STEPS:
+                    raise dsl.StepError(
+                        f"its {len(steps)} steps would pass the {dsl.LIMITS.STEPS}-step limit"
+                    )
             except dsl.StepError as exc:
                 reason = f"step {event.index}: {exc}"
                 self._out.drop(reason)
@@ -349,6 +352,7 @@ class _Reader:
                 continue
             if not self._out.steps:
                 self._out.origin = self._owner.name
+            self._kept += 1
             for step in steps:
                 self._out.add(step)
 
