@@ -28,10 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from conftest_llama import start_llama_server, stop
@@ -39,32 +38,14 @@ from coverage import read_corpus
 
 from drawstreamd.config import Settings
 from drawstreamd.plan import builtin, dsl, prompt
-from drawstreamd.plan.llm import FEW_SHOT, TEXT_CAP, OpenAIPlanner
+from drawstreamd.plan.llm import FEW_SHOT, OpenAIPlanner, system_for
 
 BEFORE_EXAMPLES = ("cat", "heart", "sun")
 """The examples every prompt carried before they were chosen per request."""
 
 
 def before_messages(settings: Settings, message: str) -> list[dict[str, str]]:
-    caps = prompt.Caps(
-        steps=min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS),
-        points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
-        shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
-        text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
-    )
-    schema = prompt.llm_schema(dsl.json_schema([]), caps)
-    items = schema["properties"]["steps"]["items"]
-    items["anyOf"] = [v for v in items["anyOf"] if "rc" not in v["properties"]]  # no "use"
-    system = prompt.system_prompt(
-        schema,
-        canvas_w=settings.CANVAS_W,
-        canvas_h=settings.CANVAS_H,
-        palette=list(dsl.PALETTE),
-        animations=list(dsl.ANIMATIONS),
-        caps=caps,
-        total_ms=dsl.LIMITS.TOTAL_MS,
-        default_ms=settings.DEFAULT_STEP_DURATION_MS,
-    )
+    _, system = system_for(settings, [])  # no library: no names, no "use" step
     examples = []
     for i, name in enumerate(BEFORE_EXAMPLES[:FEW_SHOT]):
         entry = builtin.LIBRARY[name]

@@ -232,6 +232,11 @@ def test_the_schema_offers_use_with_the_library_names() -> None:
     assert not validator.is_valid({**good, "steps": [USE | {"n": "cat", "rc": {"red": "plaid"}}]})
 
 
+def test_without_a_library_there_is_no_use_step() -> None:
+    variants = dsl.json_schema([])["properties"]["steps"]["items"]["anyOf"]
+    assert [v["properties"]["op"]["enum"][0] for v in variants] == list(dsl.OPS[:-1])
+
+
 def test_the_model_gets_the_step_and_the_names() -> None:
     caps = prompt.Caps(steps=60, points=32, shapes=12, text=60)
     sent = prompt.llm_schema(dsl.json_schema(["cat", "dog"]), caps)

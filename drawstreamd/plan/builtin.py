@@ -247,7 +247,7 @@ def examples_for(
     names += [d for d in DEFAULT_EXAMPLES if d in entries and d not in names]
     ask = COMPOSED_ASKS[0 if russian else 1]
     plan = composed(ask, entries)
-    room, pairs = EXAMPLE_BYTES, []
+    room, pairs = EXAMPLE_BYTES, list[tuple[str, str]]()
     for name in names:
         example = entries[name].example
         if len(pairs) < n - 1 and len(example.encode()) <= room:

@@ -780,7 +780,7 @@ def _inline(node: Any, defs: dict[str, Any], key: str = "") -> Any:
 
 def json_schema(subjects: Iterable[str] | None = None) -> dict[str, Any]:
     """The JSON Schema the LLM is asked to follow; ``use`` names one of ``subjects``
-    (default: the builtin library's names).
+    (default: the builtin library's names; none: no ``use`` step).
 
     Plain objects, arrays, enums and ``anyOf`` only (no ``$ref``), all plan keys required in
     the order v, seed, bg, steps: llama.cpp's schema-to-grammar converter (and so Ollama's
@@ -792,11 +792,14 @@ def json_schema(subjects: Iterable[str] | None = None) -> dict[str, Any]:
     defs = raw.get("$defs", {})
     schema: dict[str, Any] = _inline(raw, defs)
     names = sorted(_builtin_subjects() if subjects is None else subjects)
-    for variant in schema["properties"]["steps"]["items"]["anyOf"]:
+    items = schema["properties"]["steps"]["items"]
+    for variant in items["anyOf"]:
         props = variant["properties"]
         if "rc" in props:
-            props["n"] = {"type": "string", "enum": names} if names else {"type": "string"}
+            props["n"] = {"type": "string", "enum": names}
             props["rc"] = {"type": "object", "additionalProperties": _color_schema()}
+    if not names:  # nothing to use: no use step
+        items["anyOf"] = [v for v in items["anyOf"] if "rc" not in v["properties"]]
     schema["required"] = ["v", "seed", "bg", "steps"]
     props = schema["properties"]
     props["v"] = {"type": "integer", "enum": [VERSION]}

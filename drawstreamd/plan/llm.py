@@ -57,6 +57,30 @@ TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
 
 
+def system_for(settings: Settings, subjects: list[str]) -> tuple[dict[str, Any], str]:
+    """The schema the model's grammar follows and its system prompt; ``subjects``: the
+    library names a ``use`` step may draw (none: no ``use`` step at all)."""
+    caps = prompt.Caps(
+        steps=min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS),
+        points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
+        shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
+        text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
+    )
+    schema = prompt.llm_schema(dsl.json_schema(subjects), caps)
+    system = prompt.system_prompt(
+        schema,
+        canvas_w=settings.CANVAS_W,
+        canvas_h=settings.CANVAS_H,
+        palette=list(dsl.PALETTE),
+        animations=list(dsl.ANIMATIONS),
+        caps=caps,
+        total_ms=dsl.LIMITS.TOTAL_MS,
+        default_ms=settings.DEFAULT_STEP_DURATION_MS,
+        subjects=subjects,
+    )
+    return schema, system
+
+
 class LLMError(PlannerError):
     """One failed planning attempt (or the last of them): ``cause`` is a short code."""
 
@@ -89,25 +113,8 @@ class OpenAIPlanner:
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
         self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
-        caps = prompt.Caps(
-            steps=self._max_steps,
-            points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
-            shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
-            text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
-        )
-        self._schema = prompt.llm_schema(dsl.json_schema(builtin.LIBRARY), caps)
+        self._schema, self._system = system_for(settings, list(builtin.LIBRARY))
         self._examples = examples
-        self._system = prompt.system_prompt(
-            self._schema,
-            canvas_w=settings.CANVAS_W,
-            canvas_h=settings.CANVAS_H,
-            palette=list(dsl.PALETTE),
-            animations=list(dsl.ANIMATIONS),
-            caps=caps,
-            total_ms=dsl.LIMITS.TOTAL_MS,
-            default_ms=settings.DEFAULT_STEP_DURATION_MS,
-            subjects=list(builtin.LIBRARY),
-        )
         self._backoff = backoff or (
             lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
         )
