@@ -53,6 +53,11 @@ LIB = builtin.LIBRARY
         ("кот и две собаки", ["cat", "dog"], {}, [], None, 1),
         ("розового кота", ["cat"], {"cat": "pink"}, [], None, 1),
         ("нарисуй единорога в шляпе", [], {}, [], None, 1),
+        ("a purple unicorn at night", [], {}, [], None, 1),  # "night" alone would be the moon
+        ("hi! love the stream, can u draw a kitty?", ["cat"], {}, [], None, 1),
+        ("сердечко стримеру нарисуй", ["heart"], {}, [], None, 1),
+        ("кот собака", ["cat", "dog"], {}, [], None, 1),
+        ("кот, собака и рыбка", ["cat", "dog", "fish"], {}, [], None, 1),
     ],
 )
 def test_the_words_of_a_request_are_read(
@@ -69,6 +74,54 @@ def test_the_words_of_a_request_are_read(
     assert req.accessories == accessories
     assert req.setting == setting
     assert req.count == count
+
+
+def _tiny_library(tmp_path: Path, subjects: dict[str, tuple[str, list[str]]]) -> Any:
+    for name, (category, kw) in subjects.items():
+        path = tmp_path / category / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ru = next(k for k in kw if not k.isascii())
+        en = next(k for k in kw if k.isascii())
+        steps = [{"op": "circle", "x": 48, "y": 48, "r": 30, "c": "red"}]
+        body = {"kw": kw, "ask": [f"нарисуй {ru}", f"draw a {en}"],
+                "plan": {"v": 1, "seed": 1, "bg": "black", "steps": steps}}  # fmt: skip
+        path.write_text(json.dumps(body), "utf-8")
+    return library.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("message", "subjects"),
+    [
+        ("draw a police car", ["police_car"]),  # the name holds the other's
+        ("нарисуй полицейскую машину", ["police_car"]),
+        ("draw a palm tree", ["palm_tree"]),
+        ("нарисуй пасхальное яйцо", ["easter_egg"]),  # the names share a word
+        ("нарисуй удивлённый смайлик", ["surprised_face"]),  # an adjective, of a kind
+        ("нарисуй злую собаку", ["dog"]),  # an adjective, of another kind: the noun
+        ("draw an angry dog", ["dog"]),
+        ("нарисуй злую, собаку", ["angry_face", "dog"]),  # not neighbours
+        ("draw a police car and a tree", ["police_car", "tree"]),
+    ],
+)
+def test_neighbouring_words_that_name_one_thing_draw_one(
+    tmp_path: Path, message: str, subjects: list[str]
+) -> None:
+    lib = _tiny_library(
+        tmp_path,
+        {
+            "police_car": ("vehicles", ["полицейск*", "police"]),
+            "car": ("vehicles", ["машин*", "car"]),
+            "palm_tree": ("nature", ["пальм*", "palm"]),
+            "tree": ("nature", ["дерев*", "tree"]),
+            "easter_egg": ("holidays", ["пасхальн*", "easter"]),
+            "fried_egg": ("food", ["яйцо", "egg"]),
+            "surprised_face": ("faces", ["удивленн*", "surprised"]),
+            "smiley": ("faces", ["смайл*", "smiley"]),
+            "angry_face": ("faces", ["злую", "angry"]),
+            "dog": ("animals", ["собак*", "dog"]),
+        },
+    )
+    assert request.read(message, lib).subjects == subjects
 
 
 def test_a_lone_subject_is_the_librarys_own_picture() -> None:

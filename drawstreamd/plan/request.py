@@ -31,9 +31,20 @@ _NEAR: Final = 3
 """A colour word binds to a subject at most this many words after it (else the one before)."""
 
 
+def _spans(message: str) -> tuple[list[str], list[bool]]:
+    """The words, and for each whether only spaces part it from the word before."""
+    text = fold(message).replace("<3", " ❤ ")
+    found, joined, end = [], [], 0
+    for m in _WORD.finditer(text):
+        found.append(m.group())
+        joined.append(bool(found[:-1]) and not text[end : m.start()].strip())
+        end = m.end()
+    return found, joined
+
+
 def words(message: str) -> list[str]:
     """The words of a request: runs of letters and digits, and every emoji on its own."""
-    return _WORD.findall(fold(message).replace("<3", " ❤ "))
+    return _spans(message)[0]
 
 
 # ---------------------------------------------------------------------------- vocabulary
@@ -229,6 +240,7 @@ class _Mention:
     modifier: tuple[str, str] | None
     names: str | None = None
     """The subject the word names, even where it only modifies another."""
+    length: int = 1
 
 
 def _accessory_subject(kind: str, entries: Mapping[str, Entry]) -> str | None:
@@ -267,7 +279,8 @@ def _mentions(ws: list[str], index: Index) -> list[_Mention]:
         if worn_or_where and _after_preposition(ws, i):
             name = None
         if name is not None or modifier is not None:
-            out.append(_Mention(i, name, modifier, found[0] if found is not None else None))
+            names, length = found if found is not None else (None, 1)
+            out.append(_Mention(i, name, modifier, names, length))
         i += found[1] if found is not None else 1
     return out
 
@@ -311,12 +324,73 @@ def _anything(ws: list[str]) -> bool:
     return "что" in ws and bool({"хочешь", "то"} & set(ws))
 
 
+_VERBS: Final = frozenset(
+    ["нарисуй", "нарисуйте", "нарисовать", "нарисуешь", "рисуй", "draw", "drw", "paint"]
+)
+
+
+def _alike(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)  # balloon, balloons
+
+
+def _covers(wide: str, narrow: str) -> bool:
+    """Does the name ``wide`` contain every word of ``narrow`` (police_car: car)?"""
+    return all(any(_alike(p, n) for p in wide.split("_")) for n in narrow.split("_"))
+
+
+def _share(a: str, b: str) -> bool:
+    """Do two names share a word (easter_egg, fried_egg)?"""
+    return any(_alike(p, q) for p in a.split("_") for q in b.split("_"))
+
+
+def _adjective(word: str) -> bool:
+    """Russian adjective endings, English -ed/-ing/-y: "злую", "angry", "laughing"."""
+    if any(word.endswith(e) for e in _ENDINGS.split() if len(e) == 2 and e not in ("ом", "ем")):
+        return len(word) > 3
+    return word.isascii() and len(word) > 3 and word.endswith(("ed", "ing", "y", "ful", "ic"))
+
+
+def _one_thing(
+    mentions: list[_Mention], ws: list[str], joined: list[bool], entries: Mapping[str, Entry]
+) -> None:
+    """Two subjects named by neighbouring words are often one thing. When their names share
+    a word ("police car", "palm tree", "пасхальное яйцо"), the one whose name holds the
+    other's stays (else the first); when the first word is an adjective, the first stays if
+    both are of a kind ("удивлённый смайлик"), else the noun ("злую собаку", "angry dog").
+    Two nouns ("кот собака") stay two."""
+    named = [m for m in mentions if m.name is not None]
+    for a, b in zip(named, named[1:], strict=False):
+        if a.name is None or b.name is None or b.at != a.at + a.length or not joined[b.at]:
+            continue
+        if _covers(b.name, a.name):
+            a.name = None
+        elif _share(a.name, b.name):
+            b.name = None
+        elif _adjective(ws[a.at]):
+            if entries[a.name].category == entries[b.name].category:
+                b.name = None
+            else:
+                a.name = None
+
+
+def _after_the_verb(mentions: list[_Mention], ws: list[str]) -> None:
+    """ "love the stream, can u draw a kitty": subjects before "draw" are not asked for,
+    when some come after it."""
+    verb = next((i for i, w in enumerate(ws) if w in _VERBS), None)
+    if verb is not None and any(m.name is not None and m.at > verb for m in mentions):
+        for m in mentions:
+            if m.at < verb:
+                m.name = None
+
+
 def read(message: str, entries: Mapping[str, Entry]) -> Request:
     """What ``message`` asks the library for ("draw anything": a subject of :data:`ANYTHING`
     picked by the message's checksum, so the same words get the same picture)."""
-    ws = words(message)
+    ws, joined = _spans(message)
     mentions = _mentions(ws, index_of(entries))
     _resolve(mentions)
+    _one_thing(mentions, ws, joined, entries)
+    _after_the_verb(mentions, ws)
     req = Request()
     for m in mentions:
         if m.name is not None and m.name not in req.subjects and len(req.subjects) < MAX_SUBJECTS:
@@ -348,8 +422,3 @@ def read(message: str, entries: Mapping[str, Entry]) -> Request:
         elif kind == "count" and len(req.subjects) == 1:
             req.count = max(req.count, int(value))
     return req
-
-
-def subjects_in(message: str, entries: Mapping[str, Entry]) -> Iterable[str]:
-    """Library subjects named in ``message``, in order (for choosing few-shot examples)."""
-    return read(message, entries).subjects
