@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from itertools import pairwise
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 from drawstreamd.plan.library import fold
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
     from drawstreamd.plan.library import Entry
 
@@ -359,7 +360,7 @@ def _one_thing(
     both are of a kind ("удивлённый смайлик"), else the noun ("злую собаку", "angry dog").
     Two nouns ("кот собака") stay two."""
     named = [m for m in mentions if m.name is not None]
-    for a, b in zip(named, named[1:], strict=False):
+    for a, b in pairwise(named):
         if a.name is None or b.name is None or b.at != a.at + a.length or not joined[b.at]:
             continue
         if _covers(b.name, a.name):
