@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from itertools import pairwise
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 from drawstreamd.plan.library import fold
