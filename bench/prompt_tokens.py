@@ -45,7 +45,7 @@ BEFORE_EXAMPLES = ("cat", "heart", "sun")
 
 
 def before_messages(settings: Settings, message: str) -> list[dict[str, str]]:
-    _, system = system_for(settings, [])  # no library: no names, no "use" step
+    _, system, _ = system_for(settings, [])  # no library: no names, no "use" step
     examples = []
     for i, name in enumerate(BEFORE_EXAMPLES[:FEW_SHOT]):
         entry = builtin.LIBRARY[name]

@@ -52,8 +52,8 @@ LIB = builtin.LIBRARY
         ("lots of hearts pls", ["heart"], {}, [], None, 5),
         ("кот и две собаки", ["cat", "dog"], {}, [], None, 1),
         ("розового кота", ["cat"], {"cat": "pink"}, [], None, 1),
-        ("нарисуй единорога в шляпе", [], {}, [], None, 1),
-        ("a purple unicorn at night", [], {}, [], None, 1),  # "night" alone would be the moon
+        ("нарисуй бармаглота в шляпе", [], {}, [], None, 1),
+        ("a purple jabberwock at night", [], {}, [], None, 1),  # "night" alone would be the moon
         ("hi! love the stream, can u draw a kitty?", ["cat"], {}, [], None, 1),
         ("сердечко стримеру нарисуй", ["heart"], {}, [], None, 1),
         ("кот собака", ["cat", "dog"], {}, [], None, 1),
@@ -126,13 +126,18 @@ def test_neighbouring_words_that_name_one_thing_draw_one(
 
 def test_a_lone_subject_is_the_librarys_own_picture() -> None:
     for name, entry in LIB.items():
-        plan, origin = builtin.plan_for(entry.asks[0])
+        word = next(k for k in entry.keywords if not k.isascii()).removesuffix("*")
+        plan, origin = builtin.plan_for(f"нарисуй {word} пж")
         assert origin == "builtin"
         assert plan is entry.plan, name
 
 
 def test_unknown_subjects_still_get_the_text_card() -> None:
-    for message in ("нарисуй единорога в шляпе", "a purple unicorn at night", "много пони"):
+    for message in (
+        "нарисуй бармаглота в шляпе",
+        "a purple jabberwock at night",
+        "две бармаглотины",
+    ):
         plan, origin = builtin.plan_for(message)
         assert origin == "card"
         assert plan == builtin.text_card(message)
@@ -203,7 +208,11 @@ def test_many_is_several_smaller_copies_and_stays_within_the_limits() -> None:
 # ---------------------------------------------------------------------------- accessories
 def _accessory_words() -> list[tuple[str, str]]:
     """(request, accessory subject) for every accessory the library has today."""
-    words = {"hat": "шляпе", "crown": "короне", "glasses": "очках", "scarf": "шарфе"}
+    words = {
+        "hat": "шляпе", "party_hat": "колпаке", "crown": "короне", "glasses": "очках",
+        "scarf": "шарфе",
+    }  # fmt: skip
+    assert set(words) == set(request.ACCESSORIES)
     found = []
     for kind, names in request.ACCESSORIES.items():
         present = [n for n in names if n in LIB]

@@ -172,7 +172,7 @@ def test_model_spellings_of_the_use_step_are_understood() -> None:
 @pytest.mark.parametrize(
     ("step", "reason"),
     [
-        ({"op": "use", "n": "unicorn"}, "step 1: use: unknown subject 'unicorn'"),
+        ({"op": "use", "n": "jabberwock"}, "step 1: use: unknown subject 'jabberwock'"),
         ({"op": "use", "n": "cat", "rc": {"orange": "plaid"}}, "rc: unknown colour 'plaid'"),
         ({"op": "use", "n": "cat", "sz": 0}, "step 1: use: Expected `int` >= 1"),
         ({"op": "use", "n": "cat", "x": 1000, "sz": 384}, "use 'cat', its step 0: ellipse:"),
@@ -228,7 +228,7 @@ def test_the_schema_offers_use_with_the_library_names() -> None:
     validator = jsonschema_rs.validator_for(schema)
     good = {"v": 1, "seed": 0, "bg": None, "steps": [USE | {"n": "cat"}]}
     validator.validate(good)
-    assert not validator.is_valid({**good, "steps": [USE | {"n": "unicorn"}]})
+    assert not validator.is_valid({**good, "steps": [USE | {"n": "jabberwock"}]})
     assert not validator.is_valid({**good, "steps": [USE | {"n": "cat", "rc": {"red": "plaid"}}]})
 
 

@@ -39,7 +39,7 @@ async def test_streamed_use_steps_become_the_subjects_steps(
     written = [
         rect,
         {"op": "use", "n": "cat", "x": -4, "y": 36, "sz": 56},
-        {"op": "use", "n": "unicorn", "x": 44, "y": 36, "sz": 56},
+        {"op": "use", "n": "jabberwock", "x": 44, "y": 36, "sz": 56},
         {"op": "use", "n": "dog", "x": 44, "y": 36, "sz": 56, "mx": True},
     ]
     plan_json = json.dumps({"v": 1, "seed": 4, "bg": "blue", "steps": written})
@@ -50,8 +50,9 @@ async def test_streamed_use_steps_become_the_subjects_steps(
     assert out.closed
     expected, _ = dsl.validate(plan_json)
     assert [dsl.encode(dsl.Plan(steps=[s])) for s in out.steps] == _steps(expected)
-    assert len(out.steps) == 1 + 2 * 8
-    assert out.errors == ["step 2: use: unknown subject 'unicorn'"]
+    sizes = [len(builtin.LIBRARY[n].plan.steps) for n in ("cat", "dog")]
+    assert len(out.steps) == 1 + sum(sizes)
+    assert out.errors == ["step 2: use: unknown subject 'jabberwock'"]
 
 
 async def test_a_use_step_is_one_written_step_but_draws_all_of_its_subjects(
@@ -66,16 +67,18 @@ async def test_a_use_step_is_one_written_step_but_draws_all_of_its_subjects(
     out = PlanBuffer()
     with trio.fail_after(20):
         await planner(http, fake.url, LLM_MAX_STEPS=2).plan("кот и собака", out)
-    assert len(out.steps) == 16
+    cat, dog = (len(builtin.LIBRARY[n].plan.steps) for n in ("cat", "dog"))
+    assert len(out.steps) == cat + dog
     assert out.errors == ["steps beyond the 2-step limit ignored"]
     cats = [{"op": "use", "n": "cat", "x": i} for i in range(30)]
     fake.push(Reply(content=json.dumps({"v": 1, "seed": 1, "bg": None, "steps": cats})))
     many = PlanBuffer()
     with trio.fail_after(20):
         await planner(http, fake.url).plan("много котов", many)
-    assert len(many.steps) == 200 // 8 * 8
-    assert many.errors[0] == "step 25: its 8 steps would pass the 200-step limit"
-    assert len(many.errors) == 5
+    fit = 200 // cat
+    assert len(many.steps) == fit * cat
+    assert many.errors[0] == f"step {fit}: its {cat} steps would pass the 200-step limit"
+    assert len(many.errors) == 30 - fit
 
 
 async def test_the_prompt_lists_the_library_and_shows_examples_for_the_request(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from drawstreamd.plan import compose, request
-from drawstreamd.plan.dsl import LIMITS, Plan, Step, parse_step, validate
+from drawstreamd.plan.dsl import LIMITS, Group, Plan, Step, parse_step, validate
 from drawstreamd.plan.library import SUBJECTS, Entry, fold
 
 if TYPE_CHECKING:
@@ -235,13 +235,29 @@ tokens), so the prompt stays short whatever the request (bench/prompt_tokens.py)
 too big for it is still in reach: the model may ``use`` it by name."""
 
 
+def writable(plan: Plan, points: int, shapes: int) -> bool:
+    """Could a model held to these caps have written ``plan`` (points per step, shapes per
+    group)? Only such plans are shown to it as examples."""
+    for step in plan.steps:
+        kids = step.s if isinstance(step, Group) else [step]
+        if len(kids) > shapes or any(len(getattr(k, "p", ())) > points for k in kids):
+            return False
+    return True
+
+
 def examples_for(
-    message: str, n: int = 3, entries: Mapping[str, Entry] = LIBRARY
+    message: str,
+    n: int = 3,
+    entries: Mapping[str, Entry] = LIBRARY,
+    *,
+    points: int = LIMITS.POINTS,
+    shapes: int = LIMITS.GROUP_CHILDREN,
 ) -> list[tuple[str, str]]:
     """Up to ``n`` few-shot (request, compact plan JSON) pairs for ``message``: the library
     subjects nearest to it (:func:`nearest`; the defaults after them) whose plans fit
-    :data:`EXAMPLE_BYTES` together, and last a picture composed with ``use`` steps. The
-    requests are in the message's language."""
+    :data:`EXAMPLE_BYTES` together and the model's caps (``points``, ``shapes``, see
+    :func:`writable`), and last a picture composed with ``use`` steps. The requests are in
+    the message's language."""
     russian = any("а" <= ch <= "я" for ch in fold(message))
     names = nearest(message, n + 2, entries)
     names += [d for d in DEFAULT_EXAMPLES if d in entries and d not in names]
@@ -250,7 +266,8 @@ def examples_for(
     room, pairs = EXAMPLE_BYTES, list[tuple[str, str]]()
     for name in names:
         example = entries[name].example
-        if len(pairs) < n - 1 and len(example.encode()) <= room:
+        fits = writable(entries[name].plan, points, shapes)
+        if fits and len(pairs) < n - 1 and len(example.encode()) <= room:
             pairs.append((_ask(entries[name], russian), example))
             room -= len(example.encode())
     if n > 0 and plan is not None:

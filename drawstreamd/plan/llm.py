@@ -57,9 +57,11 @@ TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
 
 
-def system_for(settings: Settings, subjects: list[str]) -> tuple[dict[str, Any], str]:
-    """The schema the model's grammar follows and its system prompt; ``subjects``: the
-    library names a ``use`` step may draw (none: no ``use`` step at all)."""
+def system_for(
+    settings: Settings, subjects: list[str]
+) -> tuple[dict[str, Any], str, prompt.Caps]:
+    """The schema the model's grammar follows, its system prompt and the caps they hold it
+    to; ``subjects``: the library names a ``use`` step may draw (none: no ``use`` step)."""
     caps = prompt.Caps(
         steps=min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS),
         points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
@@ -78,7 +80,7 @@ def system_for(settings: Settings, subjects: list[str]) -> tuple[dict[str, Any],
         default_ms=settings.DEFAULT_STEP_DURATION_MS,
         subjects=subjects,
     )
-    return schema, system
+    return schema, system, caps
 
 
 class LLMError(PlannerError):
@@ -113,7 +115,7 @@ class OpenAIPlanner:
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
         self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
-        self._schema, self._system = system_for(settings, list(builtin.LIBRARY))
+        self._schema, self._system, self._caps = system_for(settings, list(builtin.LIBRARY))
         self._examples = examples
         self._backoff = backoff or (
             lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
@@ -131,7 +133,10 @@ class OpenAIPlanner:
         """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
         examples = self._examples
         if examples is None:
-            examples = builtin.examples_for(message, FEW_SHOT)
+            caps = self._caps
+            examples = builtin.examples_for(
+                message, FEW_SHOT, points=caps.points, shapes=caps.shapes
+            )
         return prompt.request_body(
             model=self._s.LLM_MODEL_ID,
             messages=prompt.build_messages(self._system, message, examples),
