@@ -6,6 +6,7 @@
     drawstreamd schema         print the Canvas-DSL JSON Schema
     drawstreamd render PLAN.json -o OUT.png [--at-ms T] [--scale N]
     drawstreamd plan "MESSAGE" [--backend openai|builtin]
+    drawstreamd library [--sheet OUT.png]  list the builtin pictures, or draw them
     drawstreamd gatekeeper     classify stdin lines as JSON lines
     drawstreamd auth           authorise with Donation Alerts and store the tokens
     drawstreamd doctor         check the set-up: one line per check, the fix for each failure
@@ -24,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from drawstreamd.config import Settings
 
-TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "doctor", "run")
+TOOLS = (
+    "check-config", "schema", "render", "plan", "library", "gatekeeper", "auth", "doctor", "run",
+)  # fmt: skip
 
 
 def _version() -> str:
@@ -112,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             from drawstreamd.render.cli import render_main
 
             return render_main(argv)
+        if tool == "library":
+            from drawstreamd.plan.library.cli import main as library_main
+
+            return library_main(argv)
         if tool == "check-config":
             return _check_config(argv)
         if tool == "plan":

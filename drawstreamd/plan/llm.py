@@ -2,7 +2,8 @@
 
 :class:`OpenAIPlanner` asks for a streamed, schema-constrained completion, parses the JSON as
 it arrives (:mod:`drawstreamd.plan.stream`), validates each completed step
-(:func:`drawstreamd.plan.dsl.parse_step`) and adds it to the :class:`PlanBuffer` at once, so
+(:func:`drawstreamd.plan.dsl.parse_steps`: a ``use`` step becomes its library subject's
+steps) and adds it to the :class:`PlanBuffer` at once, so
 the renderer starts drawing while the model is still writing.
 
 Every failure raises :class:`LLMError` (a :class:`PlannerError`) naming its cause, and is
@@ -68,10 +69,36 @@ __all__ = ["LLMError", "OpenAIPlanner"]
 log = logging.getLogger("drawstreamd.llm")
 
 FEW_SHOT = 3
-"""How many builtin plans go into the prompt as examples."""
+"""How many library plans go into the prompt as examples (chosen for each request)."""
 PROBE_TIMEOUT_SEC = 3.0
 TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
+
+
+def system_for(
+    settings: Settings, subjects: list[str]
+) -> tuple[dict[str, Any], str, prompt.Caps]:
+    """The schema the model's grammar follows, its system prompt and the caps they hold it
+    to; ``subjects``: the library names a ``use`` step may draw (none: no ``use`` step)."""
+    caps = prompt.Caps(
+        steps=min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS),
+        points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
+        shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
+        text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
+    )
+    schema = prompt.llm_schema(dsl.json_schema(subjects), caps)
+    system = prompt.system_prompt(
+        schema,
+        canvas_w=settings.CANVAS_W,
+        canvas_h=settings.CANVAS_H,
+        palette=list(dsl.PALETTE),
+        animations=list(dsl.ANIMATIONS),
+        caps=caps,
+        total_ms=dsl.LIMITS.TOTAL_MS,
+        default_ms=settings.DEFAULT_STEP_DURATION_MS,
+        subjects=subjects,
+    )
+    return schema, system, caps
 
 
 class OpenAIPlanner:
@@ -91,24 +118,8 @@ class OpenAIPlanner:
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
         self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
-        caps = prompt.Caps(
-            steps=self._max_steps,
-            points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
-            shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
-            text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
-        )
-        self._schema = prompt.llm_schema(dsl.json_schema(), caps)
-        self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
-        self._system = prompt.system_prompt(
-            self._schema,
-            canvas_w=settings.CANVAS_W,
-            canvas_h=settings.CANVAS_H,
-            palette=list(dsl.PALETTE),
-            animations=list(dsl.ANIMATIONS),
-            caps=caps,
-            total_ms=dsl.LIMITS.TOTAL_MS,
-            default_ms=settings.DEFAULT_STEP_DURATION_MS,
-        )
+        self._schema, self._system, self._caps = system_for(settings, list(builtin.LIBRARY))
+        self._examples = examples
         self._backoff = backoff or (
             lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
         )
@@ -123,9 +134,15 @@ class OpenAIPlanner:
 
     def request_body(self, message: str) -> dict[str, Any]:
         """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
+        examples = self._examples
+        if examples is None:
+            caps = self._caps
+            examples = builtin.examples_for(
+                message, FEW_SHOT, points=caps.points, shapes=caps.shapes
+            )
         return prompt.request_body(
             model=self._s.LLM_MODEL_ID,
-            messages=prompt.build_messages(self._system, message, self._examples),
+            messages=prompt.build_messages(self._system, message, examples),
             schema=self._schema,
             temperature=self._s.LLM_TEMPERATURE,
             max_tokens=self._s.LLM_MAX_TOKENS,
@@ -288,6 +305,7 @@ class _Reader:
         self.finish_reason: str | None = None
         self.limit_hit = False
         self._items = 0
+        self._kept = 0  # steps written and kept; a use step is one, however many it draws
 
     def chunk(self, data: str) -> bool:
         """Handle one SSE payload; True when reading should stop."""
@@ -331,13 +349,17 @@ class _Reader:
                 continue
             self._items += 1
             limit = self._owner._max_steps
-            if len(self._out.steps) >= limit:
+            if self._kept >= limit:
                 self.limit_hit = True
                 self._out.drop(f"steps beyond the {limit}-step limit ignored")
                 log.warning("llm step limit reached limit=%d", limit)
                 return
             try:
-                step = dsl.parse_step(event.value)
+                steps = dsl.parse_steps(event.value, builtin.LIBRARY)
+                if len(self._out.steps) + len(steps) > dsl.LIMITS.STEPS:
+                    raise dsl.StepError(
+                        f"its {len(steps)} steps would pass the {dsl.LIMITS.STEPS}-step limit"
+                    )
             except dsl.StepError as exc:
                 reason = f"step {event.index}: {exc}"
                 self._out.drop(reason)
@@ -345,7 +367,9 @@ class _Reader:
                 continue
             if not self._out.steps:
                 self._out.origin = self._owner.name
-            self._out.add(step)
+            self._kept += 1
+            for step in steps:
+                self._out.add(step)
 
     def _header(self, key: str, value: Any) -> None:
         if key == "v":
