@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 import trio
-from test_llm_fake import fake, http, make_planner  # noqa: F401  (fixtures)
+from test_llm_fake import make_planner
 
 from drawstreamd.plan import builtin, dsl
 from drawstreamd.plan.base import PlanBuffer
