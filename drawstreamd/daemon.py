@@ -8,6 +8,7 @@ interrupted and drawn first on the next start); SIGHUP reloads what is safe to c
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import logging
@@ -73,6 +74,8 @@ LIVE_KEYS = (
 _SOURCE_NAMES = {"donationalerts": "Donation Alerts"}
 
 PRUNE_EVERY_SEC = 3600.0
+JOURNAL_PROBE_SEC = 5.0
+"""While the journal cannot write, how often a small write checks whether it can again."""
 
 
 class StartupError(Exception):
@@ -181,6 +184,7 @@ class Daemon:
         self.notifier = systemd.Notifier.from_env()
         self.stop = trio.Event()
         journal.on_health.append(self._journal_health)
+        self._journal_failed = trio.Event()
         self.http = httpx.AsyncClient()
         llm = judge = None
         if settings.LLM_BACKEND == "openai":
@@ -219,6 +223,7 @@ class Daemon:
             await nursery.start(self.pipeline.serve)
             worker = self.worker = self.pipeline.worker
             nursery.start_soon(self._prune_loop)
+            nursery.start_soon(self._journal_probe_loop)
             renderer = Renderer(
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
@@ -376,10 +381,23 @@ class Daemon:
             log.error(kv("journal cannot write; donations are refused until it can",
                          error=failing, journal=self.journal.path))  # fmt: skip
             self.events.emit("journal_error", error=failing)
+            self._journal_failed.set()
+            self._journal_failed = trio.Event()
         else:
             log.info(kv("journal writes again", journal=self.journal.path))
             self.events.emit("journal_ok")
         self.notifier.status(self._status_text())
+
+    async def _journal_probe_loop(self) -> None:
+        """While the journal cannot write, try a small write now and then: the moment it
+        lands, every surface says the journal writes again, even if no donation comes."""
+        while True:
+            if self.journal.failing is None:
+                await self._journal_failed.wait()
+                continue
+            await trio.sleep(JOURNAL_PROBE_SEC)
+            with contextlib.suppress(JournalWriteError):
+                await self.journal.set_meta("journal.checked_at", f"{time.time():.0f}")
 
     async def _prune_loop(self) -> None:
         """Retention: ``GALLERY_KEEP`` pictures, finished rows for ``JOURNAL_KEEP_DAYS``."""

@@ -193,6 +193,16 @@ async def test_remove_unknown_id_is_no_exist_and_replay_needs_a_plan(tmp_path: P
             assert again.source == "replay"
             await st.commands.skip()  # ends the hold; the replay is drawn next
             await st.wait_for("finished", again.id)
+            await st.commands.skip()
+            refused = await st.commands.donate("draw a swastika flag")
+            await st.wait_for("finished", refused.id)  # the "You are too small" card
+            with pytest.raises(CommandError) as err:
+                await st.commands.replay(refused.id)
+            assert err.value.code is ErrorCode.STATE
+            assert str(err.value.message) == (
+                f"item {refused.id} was refused by the gatekeeper (hate:swastika); "
+                "it cannot be replayed"
+            )
 
 
 async def test_stats_tell_how_smooth_the_picture_is(tmp_path: Path) -> None:
@@ -223,6 +233,14 @@ async def test_stats_tell_how_smooth_the_picture_is(tmp_path: Path) -> None:
                 with pytest.raises(CommandError) as err:
                     await st.commands.stats(bad)
                 assert err.value.code is ErrorCode.ARG
+        # at 30 fps a frame every 33.3 ms is the pace, not a stutter
+        (tmp_path / "30").mkdir()
+        async with open_stack(tmp_path / "30", DEFAULT_STEP_DURATION_MS=150, FRAME_RATE=30) as st:
+            item = await st.commands.donate("кот")
+            await st.wait_for("finished", item.id)
+            stats = await st.commands.stats(60)
+            assert stats.fps == pytest.approx(30, rel=0.2)
+            assert stats.late_percent < 20
             no_renderer = Commands(st.settings, st.queue, st.journal, st.worker, st.events)
             with pytest.raises(CommandError) as err:
                 await no_renderer.stats()

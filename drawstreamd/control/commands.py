@@ -183,7 +183,8 @@ class StatsReply(msgspec.Struct, kw_only=True):
     interval_p99_ms: float
     interval_max_ms: float
     late: int
-    """Frames that came more than 33 ms after the previous one (a visible stutter at 60 fps)."""
+    """Frames that came later than two frame periods after the previous one, and at least
+    33 ms (a visible stutter: 33 ms at 60 fps, 67 ms at 30 fps)."""
     late_percent: float
 
 
@@ -398,7 +399,8 @@ class Commands:
                 interval_max_ms=0.0, late=0, late_percent=0.0,
             )  # fmt: skip
         ordered = sorted(window)
-        late = sum(1 for i in window if i > LATE_SEC)
+        late_after = max(LATE_SEC, 2.0 / self.settings.FRAME_RATE)
+        late = sum(1 for i in window if i > late_after)
         return StatsReply(
             seconds=total,
             frames=len(window),
