@@ -32,8 +32,8 @@ def _steps(plan: dsl.Plan | None) -> list[bytes]:
 
 
 async def test_streamed_use_steps_become_the_subjects_steps(
-    fake: FakeLLM,  # noqa: F811 - the fixtures imported above
-    http: httpx.AsyncClient,  # noqa: F811
+    fake: FakeLLM,
+    http: httpx.AsyncClient,
 ) -> None:
     rect = {"op": "rect", "x": 0, "y": 80, "w": 96, "h": 16, "c": "green"}
     written = [
@@ -56,8 +56,8 @@ async def test_streamed_use_steps_become_the_subjects_steps(
 
 
 async def test_a_use_step_is_one_written_step_but_draws_all_of_its_subjects(
-    fake: FakeLLM,  # noqa: F811 - the fixtures imported above
-    http: httpx.AsyncClient,  # noqa: F811
+    fake: FakeLLM,
+    http: httpx.AsyncClient,
 ) -> None:
     """LLM_MAX_STEPS bounds what the model writes (its grammar); the 200-step limit bounds
     what is drawn, and a used subject counts all its steps against that."""
@@ -82,7 +82,7 @@ async def test_a_use_step_is_one_written_step_but_draws_all_of_its_subjects(
 
 
 async def test_the_prompt_lists_the_library_and_shows_examples_for_the_request(
-    http: httpx.AsyncClient,  # noqa: F811 - the fixture imported above
+    http: httpx.AsyncClient,
 ) -> None:
     body = planner(http).request_body("нарисуй котёночка в шляпе")
     messages = body["messages"]
