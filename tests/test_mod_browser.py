@@ -42,8 +42,8 @@ SECRET = "ZORGLUB"
 
 
 class Daemon(DaemonProcess):
-    def __init__(self, home: Path, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, home: Path, port: int = 0, **env: str) -> None:
+        self.port = port or free_port()
         super().__init__(
             home, home / "state", "--no-window", port=self.port, MODERATION="manual",
             LOCALE="en", **env,
@@ -70,9 +70,9 @@ class Daemon(DaemonProcess):
 
 
 @contextlib.asynccontextmanager
-async def running(home: Path, **env: str) -> AsyncIterator[Daemon]:
+async def running(home: Path, port: int = 0, **env: str) -> AsyncIterator[Daemon]:
     """The daemon, ready; killed on the way out (its log stays readable)."""
-    d = Daemon(home, **env)
+    d = Daemon(home, port, **env)
     try:
         await trio.to_thread.run_sync(d.wait_ready)
         yield d
@@ -313,3 +313,27 @@ async def test_the_page_fits_a_phone_and_an_obs_dock(clean_env: Path, tmp_path: 
             for p in (page, dock):
                 assert not [line for line in p.console if "error" in line.lower()], p.console
         assert "Traceback" not in d.output()
+
+
+async def test_the_page_comes_back_by_itself_after_a_restart(clean_env: Path) -> None:
+    with trio.fail_after(120):
+        async with running(clean_env) as d, open_browser() as browser:
+            first = (await d.run("donate", "--name", "Маша", "нарисуй кота"))["id"]
+            url = (await trio.to_thread.run_sync(lambda: d.ctl("mod-url"))).stdout.strip()
+            page = await browser.open_page(url, *DOCK)
+            await page.wait_for(f"{MOD} && {MOD}.synced && {exists(f'#item-{first}')}")
+
+            assert await trio.to_thread.run_sync(d.stop) == 0
+            await page.wait_for(f"!{MOD}.listening")
+            assert await page.evaluate(text("#link")) == "reconnecting…"
+            async with running(clean_env, d.port) as again:
+                # the queue as the journal kept it, read afresh, and live again
+                await page.wait_for(f"{MOD}.synced", timeout=30)
+                assert "waits for a moderator" in await page.evaluate(text(f"#item-{first} .tags"))
+                assert await page.evaluate(text("#link")) == "live"
+                later = (await again.run("donate", "--name", "Kate", "draw a house"))["id"]
+                await page.wait_for(exists(f"#item-{later}"))
+                await click(page, f"#item-{first} button.approve")
+                await again.wait_status(first, "shown")
+            assert not [line for line in page.console if "error" in line.lower()], page.console
+        assert "Traceback" not in again.output()
