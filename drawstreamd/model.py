@@ -130,7 +130,8 @@ class Event(msgspec.Struct, kw_only=True):
 
     kind: str
     """queued, started, step, finished, skipped, failed, cleared, paused, resumed, removed,
-    source_connected, source_disconnected, planner, verdict, journal_error, journal_ok…"""
+    source_connected, source_disconnected, planner, planned (an item's plan is complete: its
+    preview can be drawn), verdict, journal_error, journal_ok…"""
     item_id: int | None = None
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     at: float = 0.0
@@ -150,6 +151,7 @@ EVENT_KINDS = (
     "source_connected",
     "source_disconnected",
     "planner",
+    "planned",
     "verdict",
     "approved",
     "denied",

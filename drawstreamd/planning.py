@@ -4,7 +4,8 @@ A job turns one queued item into a :class:`PlanBuffer` the scene can animate whi
 The job's cancel scope is kept with it, so a skip, a remove or a clear cancels the job at once:
 its HTTP response is closed and the LLM is free for the next item. A plan is journaled the
 moment it is complete (before the hold), so a drawing cut by a crash is redrawn from the same
-plan after a restart, with no second request to the model.
+plan after a restart, with no second request to the model; the event ``planned`` says it is
+ready (the moderator page then shows its preview).
 
 No item reaches the planner before its checks have passed: the words at the door and, when
 it is on, the model's second opinion (:class:`Checker`). Every text the picture would show is
@@ -164,6 +165,8 @@ class Planning:
                 stored = True
             if not stored and job.buffer.closed:
                 await self._keep(job)
+            if job.buffer.closed:
+                self.events.emit("planned", job.item_id)  # its preview can be drawn now
         if job.scope.cancelled_caught:
             log.info(kv("planning cancelled", item=job.item_id, steps_so_far=len(job.buffer.steps)))
         job.ended.set()

@@ -90,7 +90,9 @@ class Browser:
             raise CdpError(f"{method}: {reply['error']}")
         return dict(reply.get("result", {}))
 
-    async def open_page(self, url: str, width: int, height: int) -> Page:
+    async def open_page(self, url: str, width: int, height: int, *, mobile: bool = False) -> Page:
+        """A new target of ``width`` × ``height`` showing ``url``; ``mobile``: as a phone shows
+        it (the viewport meta tag counts, scrollbars overlay the page, touch events)."""
         target = await self.call(
             "Target.createTarget",
             {"url": "about:blank", "newWindow": True, "width": width, "height": height},
@@ -103,8 +105,10 @@ class Browser:
         await page.call("Runtime.enable")
         await page.call(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
         )
+        if mobile:
+            await page.call("Emulation.setTouchEmulationEnabled", {"enabled": True})
         await page.call(
             "Emulation.setDefaultBackgroundColorOverride",
             {"color": {"r": 0, "g": 0, "b": 0, "a": 0}},

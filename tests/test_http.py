@@ -372,6 +372,35 @@ async def test_other_blueprints_are_served_beside_the_api(tmp_path: Path) -> Non
             assert given[0].is_set()  # its WebSockets were told to close
 
 
+async def test_the_moderator_page_and_private_answers_are_kept_in_no_cache(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            await a.st.commands.pause()
+            await a.st.commands.donate("кот", "Маша")
+            async with httpx.AsyncClient(base_url=a.url) as browser:
+                r = await browser.get("/mod")
+            assert r.status_code == 200
+            assert "Маша" not in r.text  # the page alone holds nothing private
+            assert r.headers["cache-control"] == "no-store"
+            assert r.headers["referrer-policy"] == "no-referrer"
+            # no other site may frame its buttons, and only its own scripts run
+            assert r.headers["x-frame-options"] == "DENY"
+            csp = r.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp
+            assert "script-src 'self';" in csp
+            for path in ("/status", "/current", "/queue", "/history", "/bans"):
+                r = await a.client.get(path, headers=a.auth())
+                assert (r.status_code, r.headers.get("cache-control")) == (200, "no-store"), path
+            r = await a.client.post("/pause", headers=a.auth())
+            assert r.headers["cache-control"] == "no-store"
+            assert a.st.commands.credentials is not None
+            code = a.st.commands.credentials.issue_code()
+            r = await a.client.post("/signin", json={"code": code})
+            assert r.json()["token"] == a.token
+            assert r.headers["cache-control"] == "no-store"
+            assert "cache-control" not in (await a.client.get("/health")).headers
+
+
 async def test_event_socket_clients_leaving_abruptly_are_quiet(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

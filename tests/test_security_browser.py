@@ -59,6 +59,13 @@ async def test_the_sign_in_address_signs_a_browser_in_once(daemon: DaemonProcess
             rotated = await trio.to_thread.run_sync(lambda: d.ctl("token", "--rotate"))
             new = rotated.stdout.strip()
             assert await page.wait_for(f"{MOD}.closed") == 1008
+            # the open page asks the API why, and forgets the token
+            assert await page.wait_for(f"{MOD}.state === 'forgotten' && {MOD}.state")
+            assert await page.evaluate(STORED) is None
+            text = await page.evaluate("document.getElementById('signin').textContent")
+            assert "token was changed" in text
+            # a device that kept the old token while no page was open forgets it on opening
+            await page.evaluate(f"localStorage.setItem('drawstreamd.api_token', {token!r})")
             later = await browser.open_page(url.split("#")[0], 800, 600)
             settled = f"{MOD} && ({MOD}.listening || {MOD}.state === 'forgotten') && {MOD}.state"
             assert await later.wait_for(settled) == "forgotten"

@@ -185,6 +185,23 @@ async def test_look_ahead_plans_during_the_hold(rig_factory) -> None:  # type: i
         nursery.cancel_scope.cancel()
 
 
+async def test_a_finished_plan_is_announced_once_it_is_journaled(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    llm = ScriptedPlanner(delay=0.3)
+    async with trio.open_nursery() as nursery:
+        rig: Rig = await rig_factory(nursery, llm=llm, LLM_BACKEND="openai", SHOW_DURATION_SEC=2)
+        a = await rig.donate(1, "first")
+        b = await rig.donate(2, "second")
+        await rig.wait_for("planned", b)
+        assert await rig.journal.get_plan(b) is not None  # the preview can be drawn now
+        await rig.wait_for("started", b)
+        order = [(e.kind, e.item_id) for e in rig.seen]
+        assert order.count(("planned", a)) == order.count(("planned", b)) == 1
+        # planned ahead, during the first picture's hold: announced before it is drawn
+        assert order.index(("finished", a)) < order.index(("planned", b))
+        assert order.index(("planned", b)) < order.index(("started", b))
+        nursery.cancel_scope.cancel()
+
+
 async def test_removing_the_look_ahead_item_cancels_its_plan(rig_factory) -> None:  # type: ignore[no-untyped-def]
     llm = ScriptedPlanner(delay=5.0)
     async with trio.open_nursery() as nursery:

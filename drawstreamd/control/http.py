@@ -194,9 +194,12 @@ def _view(
             raise
         if isinstance(reply, bytes):
             resp = Response(reply, status=route.status, content_type=route.media)
+        else:
+            resp = _json(reply, route.status)
+        if route.auth or route.call in _CODE_ROUTES:  # private (the sign-in answers the token):
+            # kept in no cache, where a later visitor of the device could find it
             resp.headers["Cache-Control"] = "no-store"
-            return resp
-        return _json(reply, route.status)
+        return resp
 
     view.__name__ = f"{route.call}_{route.method.lower()}"
     return view
@@ -337,11 +340,18 @@ async def _forward_events(
     return closing
 
 
+MOD_CSP = CSP.replace("img-src 'self'", "img-src 'self' blob:") + "; frame-ancestors 'none'"
+"""The overlay's policy, plus the previews (fetched with the token, shown from blob: URLs),
+and no framing: a page that framed ``/mod`` could lure a signed-in moderator's clicks."""
+
+
 async def _mod_page_view() -> Response:
-    """Until the moderator page is built, ``/mod`` signs in and shows the live status."""
+    """``/mod``: the page alone, which holds nothing private; everything it shows it reads
+    from the API with the token (see ``static/mod.js``)."""
     resp = Response((STATIC / "mod.html").read_bytes(), content_type="text/html; charset=utf-8")
-    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["Content-Security-Policy"] = MOD_CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["Cache-Control"] = "no-store"
     return resp

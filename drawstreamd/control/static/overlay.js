@@ -3,12 +3,10 @@
 "use strict";
 
 (() => {
-  const FULL = 1;
-  const DELTA = 2;
   const params = new URLSearchParams(location.search);
   const $ = (id) => document.getElementById(id);
   const canvas = $("canvas");
-  const ctx = canvas.getContext("2d", { alpha: false });
+  const painter = window.drawstreamd.canvasPainter(canvas);
   const state = {
     connected: false, // hello, a whole frame and the HUD have arrived on the current socket
     connects: 0,
@@ -22,7 +20,6 @@
   window.overlay = state;
 
   let labels = {};
-  let image = null;
   let socket = null;
   let attempts = 0;
   let lastMessage = 0;
@@ -69,51 +66,9 @@
     $("banner").style.fontSize = `${u * 2.4}px`;
   }
 
-  // -- canvas frames ----------------------------------------------------------------------------
+  // -- canvas frames (frames.js) -----------------------------------------------------------------
   function frame(buf) {
-    const bytes = new Uint8Array(buf);
-    const view = new DataView(buf);
-    const kind = bytes[0];
-    if (kind === FULL) {
-      const w = view.getUint16(1, true);
-      const h = view.getUint16(3, true);
-      if (bytes.length !== 5 + w * h * 3) throw new Error("bad full frame");
-      if (!image || image.width !== w || image.height !== h) {
-        canvas.width = w;
-        canvas.height = h;
-        image = ctx.createImageData(w, h);
-      }
-      const px = image.data;
-      for (let i = 0, j = 5; i < w * h * 4; i += 4, j += 3) {
-        px[i] = bytes[j];
-        px[i + 1] = bytes[j + 1];
-        px[i + 2] = bytes[j + 2];
-        px[i + 3] = 255;
-      }
-      gotFrame = true;
-    } else if (kind === DELTA) {
-      if (!image) throw new Error("delta before a full frame");
-      const w = image.width;
-      const px = image.data;
-      let p = 1;
-      while (p < bytes.length) {
-        if (p + 6 > bytes.length) throw new Error("bad delta");
-        const y = view.getUint16(p, true);
-        const x = view.getUint16(p + 2, true);
-        const n = view.getUint16(p + 4, true);
-        p += 6;
-        if (y >= image.height || x + n > w || p + n * 3 > bytes.length) throw new Error("bad span");
-        for (let k = 0, i = (y * w + x) * 4; k < n; k++, i += 4, p += 3) {
-          px[i] = bytes[p];
-          px[i + 1] = bytes[p + 1];
-          px[i + 2] = bytes[p + 2];
-          px[i + 3] = 255;
-        }
-      }
-    } else {
-      throw new Error(`unknown frame kind ${kind}`);
-    }
-    ctx.putImageData(image, 0, 0);
+    if (painter.paint(buf)) gotFrame = true;
     state.frames++;
   }
 
@@ -251,6 +206,6 @@
     }
   }, 5000);
 
-  addEventListener("resize", () => image && layout(image.width, image.height));
+  addEventListener("resize", () => painter.image && layout(painter.image.width, painter.image.height));
   connect();
 })();

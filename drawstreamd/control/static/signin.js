@@ -49,5 +49,15 @@
     localStorage.removeItem(KEY);
   }
 
-  window.drawstreamd = Object.assign(window.drawstreamd || {}, { signIn, forget, tokenKey: KEY });
+  // a token pasted by hand (drawstreamctl token), once the API has taken it
+  function remember(token) {
+    localStorage.setItem(KEY, token);
+  }
+
+  window.drawstreamd = Object.assign(window.drawstreamd || {}, {
+    signIn,
+    forget,
+    remember,
+    tokenKey: KEY,
+  });
 })();
