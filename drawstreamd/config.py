@@ -14,7 +14,9 @@ Keys are the same everywhere: ``LLM_MODEL_ID`` in the environment, in ``.env`` a
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -70,7 +72,9 @@ class Settings(BaseSettings):
     DA_USER_ID: int | None = None
     DA_REST_POLL_INTERVAL_SEC: float = Field(10.0, ge=1.0, le=3600.0)
     DA_SCOPES: str = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
-    DRAW_MIN_AMOUNT: float = Field(0.0, ge=0.0)
+    # the smallest donation drawn, per currency: one number for all ("50"), or per currency
+    # ("RUB=50,USD=1,BITS=100,POINTS=0"; a bare number is the catch-all); a table in TOML
+    DRAW_MIN_AMOUNT: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     # The planner
     LLM_BACKEND: Literal["openai", "builtin"] = "openai"
@@ -135,6 +139,11 @@ class Settings(BaseSettings):
             return [w.strip() for w in value.split(",") if w.strip()]
         return value
 
+    @field_validator("DRAW_MIN_AMOUNT", mode="before")
+    @classmethod
+    def _minimums(cls, value: Any) -> Any:
+        return parse_minimums(value)
+
     @field_validator("DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -174,6 +183,57 @@ class Settings(BaseSettings):
         runtime = os.environ.get("XDG_RUNTIME_DIR")
         base = Path(runtime) / "drawstreamd" if runtime else self.STATE_DIR
         return base / "control.sock"
+
+
+ANY_CURRENCY = "*"
+"""The ``DRAW_MIN_AMOUNT`` entry for currencies it does not name."""
+_CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,9}")
+_MINIMUM_HINT = "e.g. 50, or RUB=50,USD=1,BITS=100,POINTS=0"
+
+
+def _amount(text: Any, where: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {text!r} is not a number ({_MINIMUM_HINT})") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: {text!r} must be a number ≥ 0 ({_MINIMUM_HINT})")
+    return value
+
+
+def parse_minimums(value: Any) -> dict[str, float]:
+    """``DRAW_MIN_AMOUNT`` in any of its spellings → {currency or "*": minimum}."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number ({_MINIMUM_HINT})")
+    if isinstance(value, int | float):
+        return {ANY_CURRENCY: _amount(value, "amount")}
+    entries: list[tuple[str, Any]] = []
+    if isinstance(value, str):
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            key, sep, amount = part.partition("=")
+            entries.append((key.strip(), amount.strip()) if sep else (ANY_CURRENCY, key))
+    elif isinstance(value, dict):
+        entries = [(str(k), v) for k, v in value.items()]
+    else:
+        raise ValueError(f"expected a number or CURRENCY=amount pairs ({_MINIMUM_HINT})")
+    out: dict[str, float] = {}
+    for key, amount in entries:
+        name = ANY_CURRENCY if key.lower() in ("*", "default", "any") else key.upper()
+        if name != ANY_CURRENCY and not _CURRENCY.fullmatch(name):
+            raise ValueError(f"{key!r} is not a currency code ({_MINIMUM_HINT})")
+        if name in out:
+            raise ValueError(f"{name} is given twice ({_MINIMUM_HINT})")
+        out[name] = _amount(amount, name if name != ANY_CURRENCY else "amount")
+    return out
+
+
+def format_minimums(minimums: dict[str, float]) -> str:
+    """``DRAW_MIN_AMOUNT`` as it is written in the environment, e.g. ``5,RUB=50,BITS=100``."""
+    parts = [f"{minimums[ANY_CURRENCY]:g}"] if ANY_CURRENCY in minimums else []
+    parts += [f"{k}={v:g}" for k, v in sorted(minimums.items()) if k != ANY_CURRENCY]
+    return ",".join(parts) or "0"
 
 
 _TOML_PATH: Path | None = None
@@ -241,6 +301,8 @@ def effective(settings: Settings) -> dict[str, str]:
             out[name] = "********" if value.get_secret_value() else "(unset)"
         elif isinstance(value, list):
             out[name] = ",".join(value)
+        elif name == "DRAW_MIN_AMOUNT":
+            out[name] = format_minimums(value)
         elif value is None:
             out[name] = "(unset)"
         else:

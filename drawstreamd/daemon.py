@@ -34,6 +34,7 @@ from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
 from drawstreamd.retry import Backoff
 from drawstreamd.sources import demo
+from drawstreamd.sources.base import QueueSink, SourceState, state_of, status_line
 from drawstreamd.sources.donationalerts import source as da_source
 from drawstreamd.worker import Worker
 
@@ -58,9 +59,6 @@ LIVE_KEYS = (
     "LLM_MAX_TOKENS",
 )
 """Keys SIGHUP applies without a restart; the others need one (the log says which)."""
-
-
-_SOURCE_NAMES = {"donationalerts": "Donation Alerts"}
 
 
 class StartupError(Exception):
@@ -170,8 +168,9 @@ class Daemon:
         self.stop = trio.Event()
         self.gatekeeper = _make_gatekeeper(settings)
         self.worker: Worker | None = None
-        self._sources: dict[str, bool] = {}
-        """Connection state of the networked donation sources, by source name."""
+        self.sink = QueueSink(self.queue, journal, self.events)
+        self._sources: dict[str, tuple[SourceState, str]] = {}
+        """State and detail of the networked donation sources, by source name."""
         self.renderer: Renderer | None = None
 
     async def run(self) -> None:
@@ -201,7 +200,15 @@ class Daemon:
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
             self.renderer = await nursery.start(renderer.serve)
-            commands = Commands(s, self.queue, self.journal, worker, self.events, frames=renderer)
+            commands = Commands(
+                s,
+                self.queue,
+                self.journal,
+                worker,
+                self.events,
+                frames=renderer,
+                sources=self.source_lines,
+            )
             async with trio.open_nursery() as api:
                 await api.start(
                     supervise,
@@ -266,7 +273,7 @@ class Daemon:
         if self.options.demo:
             await nursery.start(supervise, "demo", partial(demo.serve, self.queue))
         await nursery.start(
-            supervise, "donationalerts", partial(da_source.serve, s, self.queue, http)
+            supervise, "donationalerts", partial(da_source.serve, s, self.sink, http)
         )
 
     async def _signals(
@@ -323,12 +330,19 @@ class Daemon:
         phase = worker.phase if worker else "starting"
         paused = " (paused)" if self.queue.paused else ""
         text = f"{phase}{paused}: {len(self.queue)} queued"
-        down = sorted(name for name, up in self._sources.items() if not up)
-        for name in down:
-            text += f"; {_SOURCE_NAMES.get(name, name)} disconnected, retrying"
+        for name, (state, _) in sorted(self._sources.items()):
+            if state in (SourceState.RETRYING, SourceState.SIGNED_OUT):
+                text += f"; {status_line(name, state)}"
         if worker is not None and worker.llm is not None and not worker.llm_online:
             text += "; LLM unreachable, builtin pictures"
         return text
+
+    def source_lines(self) -> dict[str, str]:
+        """Each networked source's own status line, for the control surfaces."""
+        return {
+            name: status_line(name, state, detail)
+            for name, (state, detail) in sorted(self._sources.items())
+        }
 
     async def _status_loop(self) -> None:
         """Keep STATUS= current: on every source event, and once a second for the rest."""
@@ -338,7 +352,8 @@ class Daemon:
             while True:
                 for event in sub.drain():
                     name = str(event.data.get("source", "source"))
-                    self._sources[name] = event.kind == "source_connected"
+                    detail = str(event.data.get("reason") or "")
+                    self._sources[name] = (state_of(event.kind, event.data), detail)
                 text = self._status_text()
                 if text != last:
                     self.notifier.status(text)

@@ -257,6 +257,17 @@ class Journal:
         ).fetchone()
         return self._item(row) if row else None
 
+    async def find(self, source: str, external_id: str) -> QueueItem | None:
+        """The item a source knows as ``external_id`` (its unique key), if journaled."""
+        return await self._run(self._find, source, external_id)
+
+    def _find(self, source: str, external_id: str) -> QueueItem | None:
+        row = self._conn.execute(
+            f"SELECT {self._COLUMNS} FROM donations WHERE source = ? AND external_id = ?",
+            (source, external_id),
+        ).fetchone()
+        return self._item(row) if row else None
+
     async def get_plan(self, item_id: int) -> bytes | None:
         return await self._run(self._get_plan, item_id)
 

@@ -96,6 +96,9 @@ class StatusReply(msgspec.Struct, kw_only=True):
     progress: float = 0.0
     remaining_sec: float = 0.0
     planner: str = ""
+    sources: dict[str, str] | None = None
+    """One line per donation source that reported its state, by source name, e.g.
+    ``{"twitch": "Twitch disconnected, retrying (keepalive lost)"}``."""
 
 
 class CurrentReply(msgspec.Struct, kw_only=True):
@@ -236,9 +239,11 @@ class Commands:
         events: EventBus,
         *,
         frames: FrameSource | None = None,
+        sources: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.settings = settings
         self.frames = frames
+        self.sources = sources
         self.queue = queue
         self.journal = journal
         self.worker = worker
@@ -301,6 +306,7 @@ class Commands:
             progress=self.worker.progress() if item else 0.0,
             remaining_sec=self.worker.remaining_sec() if item else 0.0,
             planner=self.worker.planner_state,
+            sources=(self.sources() or None) if self.sources else None,
         )
 
     async def current(self) -> CurrentReply:

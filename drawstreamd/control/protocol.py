@@ -185,6 +185,7 @@ FIELD_TYPES: dict[str, type] = {
     "skipped": bool,
     "removed": bool,
     "data": dict,
+    "sources": dict,
 }
 """How the client turns ``key: value`` text back into JSON types; other keys are strings."""
 

@@ -23,6 +23,7 @@ from trio_websocket import (
 )
 
 from drawstreamd.retry import Backoff
+from drawstreamd.sources.base import SourceState, report
 from drawstreamd.sources.donationalerts import frames
 from drawstreamd.sources.donationalerts.donation import SOURCE
 from drawstreamd.sources.donationalerts.oauth import AuthRevoked, OAuthError
@@ -158,7 +159,7 @@ async def _session(
     ing.socket_up = True
     ing.generation += 1
     ing.generation_max = 0
-    ing.sink.emit("source_connected", source=SOURCE, user_id=user.id)
+    report(ing.sink, SOURCE, SourceState.CONNECTED, f"user id {user.id}")
     ing.wake()
     log.info("da socket connected user_id=%d client=%s", user.id, connected.client)
     ending: list[_Drop] = []
@@ -228,7 +229,7 @@ async def socket_loop(api: DAClient, ing: Ingest, tuning: Tuning) -> None:
             healthy = ing.socket_up and trio.current_time() - started >= tuning.healthy_after
             if ing.socket_up:
                 ing.socket_up = False
-                ing.sink.emit("source_disconnected", source=SOURCE, reason=str(drop))
+                report(ing.sink, SOURCE, SourceState.RETRYING, str(drop))
                 ing.wake()
             if healthy:
                 backoff.reset()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from drawstreamd.retry import Backoff
+from drawstreamd.sources.base import SourceState, report
 from drawstreamd.sources.donationalerts.connection import socket_loop
 from drawstreamd.sources.donationalerts.donation import SOURCE
 from drawstreamd.sources.donationalerts.ingest import WATERMARK_KEY, Ingest, Tuning, rest_loop
@@ -90,12 +91,14 @@ async def run(
     """:func:`serve` with explicit timings."""
     if not settings.da_configured:
         log.info("Donation Alerts: no credentials configured; source off")
+        report(sink, SOURCE, SourceState.OFF, "no DA_ACCESS_TOKEN or DA_REFRESH_TOKEN")
         task_status.started()
         return
     tokens = TokenManager(settings, http, initial_tokens(settings))
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = Ingest(settings, sink)
     revoked: list[AuthRevoked] = []
+    report(sink, SOURCE, SourceState.CONNECTING)
     async with trio.open_nursery() as nursery:
 
         async def guarded(task: Callable[[], Awaitable[None]]) -> None:
@@ -109,9 +112,8 @@ async def run(
         nursery.start_soon(guarded, functools.partial(socket_loop, api, ing, tuning))
         nursery.start_soon(guarded, functools.partial(_token_loop, tokens))
         task_status.started()
-    if ing.socket_up:
-        sink.emit("source_disconnected", source=SOURCE, reason="signed out")
     if revoked:
+        report(sink, SOURCE, SourceState.SIGNED_OUT, "run `drawstreamd auth`")
         log.error(
             "Donation Alerts sign-in is no longer valid (%s); run `drawstreamd auth` to sign in "
             "again. Donation Alerts source stopped; the other sources keep running.",
