@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     DA_USER_ID: int | None = None
     DA_REST_POLL_INTERVAL_SEC: float = Field(10.0, ge=1.0, le=3600.0)
     DA_SCOPES: str = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
+    # StreamElements: tips from the Astro socket, catch-up from the tips list
+    SE_JWT: SecretStr = SecretStr("")
+    SE_OAUTH_TOKEN: SecretStr = SecretStr("")
+    SE_CHANNEL_ID: str = Field("", description="the channel _id (asked of /channels/me if empty)")
+    SE_API_URL: str = "https://api.streamelements.com/kappa/v2"
+    SE_WS_URL: str = "wss://astro.streamelements.com"
+    SE_POLL_INTERVAL_SEC: float = Field(60.0, ge=1.0, le=3600.0)
+
     # the smallest donation drawn, per currency: one number for all ("50"), or per currency
     # ("RUB=50,USD=1,BITS=100,POINTS=0"; a bare number is the catch-all); a table in TOML
     DRAW_MIN_AMOUNT: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
@@ -144,7 +152,15 @@ class Settings(BaseSettings):
     def _minimums(cls, value: Any) -> Any:
         return parse_minimums(value)
 
-    @field_validator("DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after")
+    @field_validator(
+        "DA_OAUTH_URL",
+        "DA_API_URL",
+        "DA_WS_URL",
+        "SE_API_URL",
+        "SE_WS_URL",
+        "LLM_ENDPOINT",
+        mode="after",
+    )
     @classmethod
     def _url(cls, value: str) -> str:
         if "://" not in value:
@@ -168,6 +184,10 @@ class Settings(BaseSettings):
         return bool(
             self.DA_ACCESS_TOKEN.get_secret_value() or self.DA_REFRESH_TOKEN.get_secret_value()
         )
+
+    @property
+    def se_configured(self) -> bool:
+        return bool(self.SE_JWT.get_secret_value() or self.SE_OAUTH_TOKEN.get_secret_value())
 
     def window_scale(self) -> int:
         """The canvas upscale: WINDOW_SCALE, or the largest integer that leaves room for the HUD."""

@@ -36,6 +36,7 @@ from drawstreamd.retry import Backoff
 from drawstreamd.sources import demo
 from drawstreamd.sources.base import QueueSink, SourceState, state_of, status_line
 from drawstreamd.sources.donationalerts import source as da_source
+from drawstreamd.sources.streamelements import source as se_source
 from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
@@ -274,6 +275,9 @@ class Daemon:
             await nursery.start(supervise, "demo", partial(demo.serve, self.queue))
         await nursery.start(
             supervise, "donationalerts", partial(da_source.serve, s, self.sink, http)
+        )
+        await nursery.start(
+            supervise, "streamelements", partial(se_source.serve, s, self.sink, http)
         )
 
     async def _signals(

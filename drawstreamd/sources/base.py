@@ -21,11 +21,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import trio
+
 from drawstreamd.config import ANY_CURRENCY
 from drawstreamd.model import MessageType, Status
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from drawstreamd.events import EventBus, Subscription
@@ -153,6 +155,34 @@ class QueueSink:
     async def decisions(self) -> AsyncIterator[Decisions]:
         async with self.events.subscribe(DECIDING_EVENTS) as sub:
             yield _BusDecisions(sub, self.journal)
+
+
+# -- running a source -------------------------------------------------------------------------
+async def run_tasks(
+    tasks: Sequence[Callable[[], Awaitable[None]]],
+    *,
+    stop_on: type[Exception] | tuple[type[Exception], ...],
+    task_status: trio.TaskStatus[None],
+) -> Exception | None:
+    """Run a source's tasks until cancelled; ``task_status.started()`` once they are started.
+
+    The first ``stop_on`` exception (a sign-in the platform refused) ends them all and is
+    returned, so the source can say so once and return instead of being restarted.
+    """
+    stopped: list[Exception] = []
+    async with trio.open_nursery() as nursery:
+
+        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await task()
+            except stop_on as exc:
+                stopped.append(exc)
+                nursery.cancel_scope.cancel()
+
+        for task in tasks:
+            nursery.start_soon(guarded, task)
+        task_status.started()
+    return stopped[0] if stopped else None
 
 
 # -- connection state, as the status lines show it -------------------------------------------

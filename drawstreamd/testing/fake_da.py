@@ -23,20 +23,18 @@ import functools
 import logging
 import secrets
 import time
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
-from drawstreamd.testing.fake_da_http import ALL_SCOPES, FakeHttp
+from drawstreamd.testing.fake_da_http import ALL_SCOPES, FakeDAHttp
 from drawstreamd.testing.fake_da_socket import SocketHub
+from drawstreamd.testing.fake_http import FakeState, open_fake, run_until_interrupted, serve_pair
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
 
 log = logging.getLogger("drawstreamd.fake_da")
 
@@ -47,7 +45,7 @@ class _Grant:
     expires_at: float
 
 
-class FakeDA:
+class FakeDA(FakeState):
     """The fake's state, knobs and counters. Start it with :func:`open_fake_da` / :func:`serve`."""
 
     def __init__(
@@ -62,6 +60,7 @@ class FakeDA:
         ping_interval: float = 25.0,
         stale_timeout: float = 25.0,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.user_id = user_id
@@ -74,16 +73,6 @@ class FakeDA:
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, frozenset[str]] = {}
         self._codes: dict[str, tuple[str, frozenset[str]]] = {}
-        # knobs
-        self.slow = 0.0
-        """Seconds every HTTP reply waits."""
-        self._fail_next: dict[str, collections.deque[int]] = collections.defaultdict(
-            collections.deque
-        )
-        # counters
-        self.requests: collections.Counter[str] = collections.Counter()
-        self.request_log: list[tuple[float, str]] = []
-        """(trio time, "METHOD path") of every request, for rate checks."""
         self.token_grants: collections.Counter[str] = collections.Counter()
         self.hub = SocketHub(
             user_id=user_id, ping_interval=ping_interval, stale_timeout=stale_timeout
@@ -113,10 +102,6 @@ class FakeDA:
         """Every refresh token is now ``invalid_grant`` (and access tokens 401)."""
         self._refresh.clear()
         self._access.clear()
-
-    def fail_next(self, endpoint: str, status: int, times: int = 1) -> None:
-        """The next ``times`` requests to ``endpoint`` (a path) answer ``status`` (e.g. 429)."""
-        self._fail_next[endpoint].extend([status] * times)
 
     @property
     def socket_available(self) -> bool:
@@ -208,14 +193,18 @@ async def serve(
 
     ``task_status.started(fake)`` once both listeners are bound; the URLs are then set.
     """
-    config = HypercornConfig()
-    config.bind = [f"{host}:{http_port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("drawstreamd.fake_da.http")
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(hypercorn_serve, FakeHttp(fake), config)
-        http_base = binds[0]
-        ws_bound = await nursery.start(fake.hub.serve, host, ws_port)
+        http_base, ws_bound = await nursery.start(
+            functools.partial(
+                serve_pair,
+                FakeDAHttp(fake),
+                fake.hub.serve,
+                host=host,
+                http_port=http_port,
+                ws_port=ws_port,
+                log_name="drawstreamd.fake_da.http",
+            )
+        )
         fake.oauth_url = f"{http_base}/oauth"
         fake.api_url = f"{http_base}/api/v1"
         fake.admin_url = f"{http_base}/_fake"
@@ -223,16 +212,9 @@ async def serve(
         task_status.started(fake)
 
 
-@asynccontextmanager
-async def open_fake_da(**options: Any) -> AsyncIterator[FakeDA]:
+def open_fake_da(**options: Any) -> AbstractAsyncContextManager[FakeDA]:
     """A running fake on loopback for the duration of the block."""
-    fake = FakeDA(**options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(serve, fake)
-        try:
-            yield fake
-        finally:
-            nursery.cancel_scope.cancel()
+    return open_fake(FakeDA(**options), serve)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,22 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         help="show an Allow/Deny page instead of approving sign-ins at once",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     fake = FakeDA(
         client_id=args.client_id,
         client_secret=args.client_secret,
         user_id=args.user_id,
         auto_approve=not args.ask,
     )
+    access, refresh = fake.issue_tokens()
 
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(
-                functools.partial(serve, fake, http_port=args.http_port, ws_port=args.ws_port)
-            )
-            access, refresh = fake.issue_tokens()
-            print(
-                f"""fake Donation Alerts is up. Point drawstreamd at it:
+    def describe() -> str:
+        return f"""fake Donation Alerts is up. Point drawstreamd at it:
 DA_OAUTH_URL={fake.oauth_url}
 DA_API_URL={fake.api_url}
 DA_WS_URL={fake.ws_url}
@@ -275,21 +251,18 @@ DA_CLIENT_SECRET={fake.client_secret}
 # either sign in with `drawstreamd auth`, or use this ready pair:
 DA_ACCESS_TOKEN={access}
 DA_REFRESH_TOKEN={refresh}
+FAKE_ADMIN_URL={fake.admin_url}
 
 Publish a donation:
   curl -s {fake.admin_url}/donations \\
     -d '{{"message": "нарисуй кота", "username": "Вася", "amount": 150}}'
 Faults: POST {fake.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tokens  /revoke
         /fail {{"endpoint":"/api/v1/alerts/donations","status":429}}   GET {fake.admin_url}/stats
-""",
-                flush=True,
-            )
+"""
 
-    try:
-        trio.run(run)
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return run_until_interrupted(
+        functools.partial(serve, fake, http_port=args.http_port, ws_port=args.ws_port), describe
+    )
 
 
 if __name__ == "__main__":

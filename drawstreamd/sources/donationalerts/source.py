@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from drawstreamd.retry import Backoff
-from drawstreamd.sources.base import SourceState, report
+from drawstreamd.sources.base import SourceState, report, run_tasks
 from drawstreamd.sources.donationalerts.connection import socket_loop
 from drawstreamd.sources.donationalerts.donation import SOURCE
 from drawstreamd.sources.donationalerts.ingest import WATERMARK_KEY, Ingest, Tuning, rest_loop
@@ -31,8 +31,6 @@ from drawstreamd.sources.donationalerts.oauth import (
 from drawstreamd.sources.donationalerts.rest import DAClient, RateLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     import httpx
 
     from drawstreamd.config import Settings
@@ -97,25 +95,20 @@ async def run(
     tokens = TokenManager(settings, http, initial_tokens(settings))
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = Ingest(settings, sink)
-    revoked: list[AuthRevoked] = []
     report(sink, SOURCE, SourceState.CONNECTING)
-    async with trio.open_nursery() as nursery:
-
-        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
-            try:
-                await task()
-            except AuthRevoked as exc:
-                revoked.append(exc)
-                nursery.cancel_scope.cancel()
-
-        nursery.start_soon(guarded, functools.partial(rest_loop, api, ing, tuning))
-        nursery.start_soon(guarded, functools.partial(socket_loop, api, ing, tuning))
-        nursery.start_soon(guarded, functools.partial(_token_loop, tokens))
-        task_status.started()
+    revoked = await run_tasks(
+        [
+            functools.partial(rest_loop, api, ing, tuning),
+            functools.partial(socket_loop, api, ing, tuning),
+            functools.partial(_token_loop, tokens),
+        ],
+        stop_on=AuthRevoked,
+        task_status=task_status,
+    )
     if revoked:
         report(sink, SOURCE, SourceState.SIGNED_OUT, "run `drawstreamd auth`")
         log.error(
             "Donation Alerts sign-in is no longer valid (%s); run `drawstreamd auth` to sign in "
             "again. Donation Alerts source stopped; the other sources keep running.",
-            revoked[0],
+            revoked,
         )
