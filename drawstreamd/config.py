@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     SE_WS_URL: str = "wss://astro.streamelements.com"
     SE_POLL_INTERVAL_SEC: float = Field(60.0, ge=1.0, le=3600.0)
 
+    # DonatePay: its Centrifugo socket rings, the transactions list says what came
+    DP_API_KEY: SecretStr = SecretStr("")
+    DP_API_URL: str = Field(
+        "https://donatepay.ru/api", description="holds /v1/… and /v2/…; EU accounts: donatepay.eu"
+    )
+    DP_WS_URL: str = "wss://centrifugo.donatepay.ru:43002/connection/websocket"
+    DP_POLL_INTERVAL_SEC: float = Field(20.0, ge=1.0, le=3600.0)
+    DP_REQUEST_INTERVAL_SEC: float = Field(
+        20.0, ge=0.05, le=600.0, description="least time between two calls of one API method"
+    )
+
     # the smallest donation drawn, per currency: one number for all ("50"), or per currency
     # ("RUB=50,USD=1,BITS=100,POINTS=0"; a bare number is the catch-all); a table in TOML
     DRAW_MIN_AMOUNT: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
@@ -158,6 +169,8 @@ class Settings(BaseSettings):
         "DA_WS_URL",
         "SE_API_URL",
         "SE_WS_URL",
+        "DP_API_URL",
+        "DP_WS_URL",
         "LLM_ENDPOINT",
         mode="after",
     )
@@ -188,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def se_configured(self) -> bool:
         return bool(self.SE_JWT.get_secret_value() or self.SE_OAUTH_TOKEN.get_secret_value())
+
+    @property
+    def dp_configured(self) -> bool:
+        return bool(self.DP_API_KEY.get_secret_value())
 
     def window_scale(self) -> int:
         """The canvas upscale: WINDOW_SCALE, or the largest integer that leaves room for the HUD."""

@@ -35,6 +35,7 @@ from drawstreamd.render.window import Renderer
 from drawstreamd.retry import Backoff
 from drawstreamd.sources import demo
 from drawstreamd.sources.base import QueueSink, SourceState, state_of, status_line
+from drawstreamd.sources.donatepay import source as dp_source
 from drawstreamd.sources.donationalerts import source as da_source
 from drawstreamd.sources.streamelements import source as se_source
 from drawstreamd.worker import Worker
@@ -279,6 +280,7 @@ class Daemon:
         await nursery.start(
             supervise, "streamelements", partial(se_source.serve, s, self.sink, http)
         )
+        await nursery.start(supervise, "donatepay", partial(dp_source.serve, s, self.sink, http))
 
     async def _signals(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -3,6 +3,7 @@ against its fake with a sink that remembers, and a sink whose journal can fail."
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,39 @@ if TYPE_CHECKING:
     from drawstreamd.config import Settings
     from drawstreamd.model import Donation
 
-__all__ = ["FlakySink", "MemorySink", "Running", "errors", "open_websocket_url", "running"]
+
+class NodeEvents:
+    """The JSON lines a Node client under ``tests/js`` prints, read as they come."""
+
+    FAILURES = ("failed", "subscribe_error", "timeout")
+
+    def __init__(self, stdout: trio.abc.ReceiveStream) -> None:
+        self.stdout = stdout
+        self.events: list[dict[str, Any]] = []
+        self._buffer = b""
+
+    async def until(self, kind: str, count: int = 1) -> None:
+        while sum(e["event"] == kind for e in self.events) < count:
+            chunk = await self.stdout.receive_some(65536)
+            assert chunk, f"the client exited; events so far: {self.events}"
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self.events.extend(json.loads(line) for line in lines if line)
+            assert not any(e["event"] in self.FAILURES for e in self.events), self.events
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == kind]
+
+
+__all__ = [
+    "FlakySink",
+    "MemorySink",
+    "NodeEvents",
+    "Running",
+    "errors",
+    "open_websocket_url",
+    "running",
+]
 
 
 @asynccontextmanager

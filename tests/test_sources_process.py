@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import trio
 from test_systemd_daemon import Daemon, Manager, kill, manager, start, stop  # noqa: F401
 
+from drawstreamd.testing.fake_donatepay import FakeDP, open_fake_dp
 from drawstreamd.testing.fake_streamelements import FakeSE, open_fake_se
 
 if TYPE_CHECKING:
@@ -127,6 +128,66 @@ async def test_streamelements_in_a_daemon_process(
                 assert "SE_JWT" in errors[0]
                 assert fake.jwt not in daemon.log()
                 assert daemon.process.returncode is None
+                assert await stop(daemon) == 0
+        finally:
+            await kill(daemon)
+
+
+async def dp_subscribed(fake: FakeDP) -> None:
+    while fake.hub.subscribed == 0:
+        await trio.sleep(0.02)
+
+
+async def test_donatepay_in_a_daemon_process(
+    tmp_path: Path,
+    manager: Manager,  # noqa: F811 - the fixture imported above
+) -> None:
+    async with open_fake_dp(min_interval=0.2) as fake:
+        env = {
+            "DP_API_URL": fake.api_url,
+            "DP_WS_URL": fake.ws_url,
+            "DP_API_KEY": fake.key,
+            "DP_POLL_INTERVAL_SEC": "1",
+            "DP_REQUEST_INTERVAL_SEC": "0.25",
+        }
+        daemon = await start(tmp_path, manager, env=env)
+        try:
+            with trio.fail_after(120):
+                await manager.wait_for("READY", "1")
+                await daemon.wait_log("donatepay socket connected")
+                while meta(daemon.state, "donatepay.since") is None:
+                    await trio.sleep(0.05)
+                published = []
+                for i in range(200):
+                    published.append(str(fake.publish(f"нарисуй {i}", username=f"v{i}")["id"]))
+                    if i % 45 == 30:
+                        await dp_subscribed(fake)
+                        assert fake.drop() == 1
+                    if i == 100:
+                        await dp_subscribed(fake)
+                        assert fake.ask_reconnect() == 1
+                    if i == 150:
+                        fake.duplicate = 3
+                    await trio.sleep(0.01)
+                fake.socket_available = False  # an outage: the socket is refused
+                await status_saying(manager, "DonatePay disconnected, retrying")
+                published += [str(fake.publish(f"during the outage {i}")["id"]) for i in range(10)]
+                ids = await wait_journaled(daemon.state, "donatepay", 210)
+                fake.socket_available = True
+                await trio.sleep(1.0)
+                assert journaled(daemon.state, "donatepay") == published == ids
+                assert fake.rate_limited == 0
+                fake.revoke()
+                fake.publish("after the key changed")
+                await daemon.wait_log("DonatePay refused the configured API key")
+                await status_saying(manager, "DonatePay signed out")
+                calls = (sum(fake.requests.values()), fake.hub.counters["accepted"])
+                await trio.sleep(3)
+                assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == calls
+                errors = error_lines(daemon)
+                assert len(errors) == 1
+                assert "DP_API_KEY" in errors[0]
+                assert fake.key not in daemon.log()
                 assert await stop(daemon) == 0
         finally:
             await kill(daemon)

@@ -27,6 +27,7 @@ from drawstreamd.config import ANY_CURRENCY
 from drawstreamd.model import MessageType, Status
 
 if TYPE_CHECKING:
+    import logging
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
     from contextlib import AbstractAsyncContextManager
 
@@ -183,6 +184,19 @@ async def run_tasks(
             nursery.start_soon(guarded, task)
         task_status.started()
     return stopped[0] if stopped else None
+
+
+def source_off(
+    sink: DonationSink,
+    source: str,
+    missing: str,
+    log: logging.Logger,
+    task_status: trio.TaskStatus[None],
+) -> None:
+    """A source without credentials: one info line, an "off" state, started at once."""
+    log.info("%s: no credentials configured; source off", title(source))
+    report(sink, source, SourceState.OFF, f"no {missing}")
+    task_status.started()
 
 
 # -- connection state, as the status lines show it -------------------------------------------

@@ -10,6 +10,7 @@ trio-websocket leaves it open after an abrupt drop.
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -180,6 +181,25 @@ async def race(
     if failure:
         raise failure[0]
     return ending[0] if ending else Drop("connection ended")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A source's connection timings (tests shorten them; the defaults are the product's)."""
+
+    reconnect_floor: float = 1.0
+    reconnect_cap: float = 30.0
+    healthy_after: float = 30.0
+    """A connection that lived this long resets the backoff."""
+    ping_interval: float = 15.0
+    pong_timeout: float = 5.0
+    handshake_timeout: float = 10.0
+    max_message: int = 1024 * 1024
+
+    def reconnects(self) -> Reconnects:
+        return Reconnects(
+            floor=self.reconnect_floor, cap=self.reconnect_cap, healthy_after=self.healthy_after
+        )
 
 
 class Reconnects:

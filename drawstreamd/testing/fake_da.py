@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import functools
 import logging
 import secrets
 import time
@@ -27,11 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 from drawstreamd.testing.fake_da_http import ALL_SCOPES, FakeDAHttp
 from drawstreamd.testing.fake_da_socket import SocketHub
-from drawstreamd.testing.fake_http import FakeState, open_fake, run_until_interrupted, serve_pair
+from drawstreamd.testing.fake_http import FakeHttp, FakeServer, fake_main, open_fake
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -45,7 +42,7 @@ class _Grant:
     expires_at: float
 
 
-class FakeDA(FakeState):
+class FakeDA(FakeServer):
     """The fake's state, knobs and counters. Start it with :func:`open_fake_da` / :func:`serve`."""
 
     def __init__(
@@ -81,6 +78,38 @@ class FakeDA(FakeState):
     @property
     def channel(self) -> str:
         return f"$alerts:donation_{self.user_id}"
+
+    # -- serving ---------------------------------------------------------------------------------
+    log_name = "drawstreamd.fake_da.http"
+
+    def http_app(self) -> FakeHttp:
+        return FakeDAHttp(self)
+
+    def located(self, http_base: str, host: str, ws_port: int) -> None:
+        self.oauth_url = f"{http_base}/oauth"
+        self.api_url = f"{http_base}/api/v1"
+        self.admin_url = f"{http_base}/_fake"
+        self.ws_url = f"ws://{host}:{ws_port}/connection/websocket"
+
+    def settings_text(self) -> str:
+        access, refresh = self.issue_tokens()
+        return f"""fake Donation Alerts is up. Point drawstreamd at it:
+DA_OAUTH_URL={self.oauth_url}
+DA_API_URL={self.api_url}
+DA_WS_URL={self.ws_url}
+DA_CLIENT_ID={self.client_id}
+DA_CLIENT_SECRET={self.client_secret}
+# either sign in with `drawstreamd auth`, or use this ready pair:
+DA_ACCESS_TOKEN={access}
+DA_REFRESH_TOKEN={refresh}
+FAKE_ADMIN_URL={self.admin_url}
+
+Publish a donation:
+  curl -s {self.admin_url}/donations \\
+    -d '{{"message": "нарисуй кота", "username": "Вася", "amount": 150}}'
+Faults: POST {self.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tokens  /revoke
+        /fail {{"endpoint":"/api/v1/alerts/donations","status":429}}   GET {self.admin_url}/stats
+"""
 
     # -- test API: tokens and faults ---------------------------------------------------------
     def issue_tokens(self, scopes: str = ALL_SCOPES) -> tuple[str, str]:
@@ -181,40 +210,9 @@ class FakeDA(FakeState):
         return donation
 
 
-async def serve(
-    fake: FakeDA,
-    *,
-    host: str = "127.0.0.1",
-    http_port: int = 0,
-    ws_port: int = 0,
-    task_status: trio.TaskStatus[FakeDA] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``fake`` (HTTP on ``http_port``, the socket on ``ws_port``) until cancelled.
-
-    ``task_status.started(fake)`` once both listeners are bound; the URLs are then set.
-    """
-    async with trio.open_nursery() as nursery:
-        http_base, ws_bound = await nursery.start(
-            functools.partial(
-                serve_pair,
-                FakeDAHttp(fake),
-                fake.hub.serve,
-                host=host,
-                http_port=http_port,
-                ws_port=ws_port,
-                log_name="drawstreamd.fake_da.http",
-            )
-        )
-        fake.oauth_url = f"{http_base}/oauth"
-        fake.api_url = f"{http_base}/api/v1"
-        fake.admin_url = f"{http_base}/_fake"
-        fake.ws_url = f"ws://{host}:{ws_bound}/connection/websocket"
-        task_status.started(fake)
-
-
 def open_fake_da(**options: Any) -> AbstractAsyncContextManager[FakeDA]:
     """A running fake on loopback for the duration of the block."""
-    return open_fake(FakeDA(**options), serve)
+    return open_fake(FakeDA(**options))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m drawstreamd.testing.fake_da",
         description="A fake Donation Alerts on loopback, for trying drawstreamd offline.",
     )
-    parser.add_argument("--http-port", type=int, default=8931)
-    parser.add_argument("--ws-port", type=int, default=8932)
     parser.add_argument("--client-id", default="fake-client")
     parser.add_argument("--client-secret", default="fake-secret")
     parser.add_argument("--user-id", type=int, default=4242)
@@ -232,37 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="show an Allow/Deny page instead of approving sign-ins at once",
     )
-    args = parser.parse_args(argv)
-    fake = FakeDA(
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        user_id=args.user_id,
-        auto_approve=not args.ask,
-    )
-    access, refresh = fake.issue_tokens()
 
-    def describe() -> str:
-        return f"""fake Donation Alerts is up. Point drawstreamd at it:
-DA_OAUTH_URL={fake.oauth_url}
-DA_API_URL={fake.api_url}
-DA_WS_URL={fake.ws_url}
-DA_CLIENT_ID={fake.client_id}
-DA_CLIENT_SECRET={fake.client_secret}
-# either sign in with `drawstreamd auth`, or use this ready pair:
-DA_ACCESS_TOKEN={access}
-DA_REFRESH_TOKEN={refresh}
-FAKE_ADMIN_URL={fake.admin_url}
+    def make(args: argparse.Namespace) -> FakeDA:
+        return FakeDA(
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            user_id=args.user_id,
+            auto_approve=not args.ask,
+        )
 
-Publish a donation:
-  curl -s {fake.admin_url}/donations \\
-    -d '{{"message": "нарисуй кота", "username": "Вася", "amount": 150}}'
-Faults: POST {fake.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tokens  /revoke
-        /fail {{"endpoint":"/api/v1/alerts/donations","status":429}}   GET {fake.admin_url}/stats
-"""
-
-    return run_until_interrupted(
-        functools.partial(serve, fake, http_port=args.http_port, ws_port=args.ws_port), describe
-    )
+    return fake_main(parser, argv, make, http_port=8931)
 
 
 if __name__ == "__main__":

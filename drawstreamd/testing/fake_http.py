@@ -24,7 +24,8 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    import argparse
+    from collections.abc import AsyncIterator, Callable
 
 Scope = dict[str, Any]
 
@@ -201,50 +202,81 @@ class Clock:
         return self.last
 
 
-async def serve_pair(
-    app: FakeHttp,
-    serve_ws: Callable[..., Awaitable[None]],
+class FakeServer(FakeState):
+    """A fake with an HTTP side and a socket on its own port (what :func:`serve_fake` runs)."""
+
+    log_name = "drawstreamd.fake.http"
+    """Its HTTP side's logger. The socket side is ``self.hub``, anything with
+    ``serve(host, port, task_status=…)``."""
+
+    def http_app(self) -> FakeHttp:
+        raise NotImplementedError
+
+    def located(self, http_base: str, host: str, ws_port: int) -> None:
+        """Both listen: set the URLs (``http_base`` is ``http://host:port``)."""
+        raise NotImplementedError
+
+    def settings_text(self) -> str:
+        """What ``python -m`` prints: ``KEY=value`` lines and how to use the admin calls."""
+        raise NotImplementedError
+
+
+S = TypeVar("S", bound=FakeServer)
+
+
+async def serve_fake(
+    fake: S,
     *,
-    host: str,
-    http_port: int,
-    ws_port: int,
-    log_name: str,
-    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+    host: str = "127.0.0.1",
+    http_port: int = 0,
+    ws_port: int = 0,
+    task_status: trio.TaskStatus[S] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """A fake's HTTP side and its socket until cancelled; ``task_status.started((http base
-    URL, socket port))`` once both listen."""
+    """Serve ``fake`` until cancelled; ``task_status.started(fake)`` once both listen and its
+    URLs are set."""
     async with trio.open_nursery() as nursery:
         base = await nursery.start(
-            functools.partial(serve_app, app, host=host, port=http_port, log_name=log_name)
+            functools.partial(
+                serve_app, fake.http_app(), host=host, port=http_port, log_name=fake.log_name
+            )
         )
-        port = await nursery.start(serve_ws, host, ws_port)
-        task_status.started((base, port))
-
-
-F = TypeVar("F")
+        hub: Any = getattr(fake, "hub")  # noqa: B009 - each fake types its own hub
+        port = await nursery.start(hub.serve, host, ws_port)
+        fake.located(base, host, port)
+        task_status.started(fake)
 
 
 @asynccontextmanager
-async def open_fake(fake: F, serve: Callable[..., Awaitable[None]]) -> AsyncIterator[F]:
-    """``serve(fake, task_status=…)`` running for the duration of the block."""
+async def open_fake(fake: S) -> AsyncIterator[S]:
+    """``fake`` served on loopback for the duration of the block."""
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve, fake)
+        await nursery.start(serve_fake, fake)
         try:
             yield fake
         finally:
             nursery.cancel_scope.cancel()
 
 
-def run_until_interrupted(
-    serve: Callable[..., Awaitable[None]], describe: Callable[[], str]
+def fake_main(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    make: Callable[[argparse.Namespace], FakeServer],
+    *,
+    http_port: int,
 ) -> int:
-    """``python -m`` entry: serve, print ``describe()`` (the settings), run until Ctrl-C."""
+    """``python -m`` entry: serve, print the settings, run until Ctrl-C."""
+    parser.add_argument("--http-port", type=int, default=http_port)
+    parser.add_argument("--ws-port", type=int, default=http_port + 1)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    fake = make(args)
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
-            await nursery.start(serve)
-            print(describe(), flush=True)
+            await nursery.start(
+                functools.partial(serve_fake, fake, http_port=args.http_port, ws_port=args.ws_port)
+            )
+            print(fake.settings_text(), flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         trio.run(run)

@@ -24,7 +24,6 @@ dark), ``duplicate`` (the next tips are delivered twice), ``refuse`` (502/429 up
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import secrets
@@ -36,14 +35,13 @@ import trio
 from drawstreamd.testing.fake_http import (
     Clock,
     FakeHttp,
-    FakeState,
+    FakeServer,
     Reply,
     Request,
     admin_args,
+    fake_main,
     iso_ms,
     open_fake,
-    run_until_interrupted,
-    serve_pair,
 )
 from drawstreamd.testing.fake_ws import Conn, WsHub, dumps, ulid
 
@@ -214,7 +212,7 @@ class AstroHub(WsHub):
         return sum(1 for c in self.conns if c.state.get("subs"))
 
 
-class FakeSE(FakeState):
+class FakeSE(FakeServer):
     """The fake's state, knobs and counters. Start it with :func:`open_fake_se` / :func:`serve`."""
 
     def __init__(
@@ -234,6 +232,32 @@ class FakeSE(FakeState):
         self.tips: list[dict[str, Any]] = []
         self._clock = Clock()
         self.hub = AstroHub(self, ping_interval=ping_interval, pong_timeout=pong_timeout)
+
+    # -- serving ---------------------------------------------------------------------------------
+    log_name = "drawstreamd.fake_se.http"
+
+    def http_app(self) -> FakeHttp:
+        return FakeSEHttp(self)
+
+    def located(self, http_base: str, host: str, ws_port: int) -> None:
+        self.api_url = f"{http_base}/kappa/v2"
+        self.admin_url = f"{http_base}/_fake"
+        self.ws_url = f"ws://{host}:{ws_port}/"
+
+    def settings_text(self) -> str:
+        return f"""fake StreamElements is up. Point drawstreamd at it:
+SE_API_URL={self.api_url}
+SE_WS_URL={self.ws_url}
+SE_CHANNEL_ID={self.channel_id}
+SE_JWT={self.jwt}
+FAKE_ADMIN_URL={self.admin_url}
+
+Send a tip:
+  curl -s {self.admin_url}/donations \\
+    -d '{{"message": "draw a cat", "username": "Sam", "amount": 5, "currency": "USD"}}'
+Faults: POST {self.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}}
+        /knobs {{"duplicate":3}}  /knobs {{"refuse":502}}   GET {self.admin_url}/stats
+"""
 
     def issue_jwt(self) -> str:
         token = "eyJ" + secrets.token_urlsafe(30)
@@ -448,43 +472,9 @@ class FakeSEHttp(FakeHttp):
         return Reply(404, {"message": "Not Found"})
 
 
-async def serve(
-    fake: FakeSE,
-    *,
-    host: str = "127.0.0.1",
-    http_port: int = 0,
-    ws_port: int = 0,
-    task_status: trio.TaskStatus[FakeSE] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``fake`` until cancelled; ``task_status.started(fake)`` once both listen."""
-    async with trio.open_nursery() as nursery:
-        base, ws_bound = await nursery.start(
-            functools.partial(
-                serve_pair,
-                FakeSEHttp(fake),
-                fake.hub.serve,
-                host=host,
-                http_port=http_port,
-                ws_port=ws_port,
-                log_name="drawstreamd.fake_se.http",
-            )
-        )
-        fake.api_url = f"{base}/kappa/v2"
-        fake.admin_url = f"{base}/_fake"
-        fake.ws_url = f"ws://{host}:{ws_bound}/"
-        task_status.started(fake)
-
-
 def open_fake_se(**options: Any) -> AbstractAsyncContextManager[FakeSE]:
     """A running fake on loopback for the duration of the block."""
-    return open_fake(FakeSE(**options), serve)
-
-
-def settings_lines(fake: FakeSE) -> str:
-    return (
-        f"SE_API_URL={fake.api_url}\nSE_WS_URL={fake.ws_url}\n"
-        f"SE_CHANNEL_ID={fake.channel_id}\nSE_JWT={fake.jwt}\nFAKE_ADMIN_URL={fake.admin_url}\n"
-    )
+    return open_fake(FakeSE(**options))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -492,27 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m drawstreamd.testing.fake_streamelements",
         description="A fake StreamElements on loopback, for trying drawstreamd offline.",
     )
-    parser.add_argument("--http-port", type=int, default=8941)
-    parser.add_argument("--ws-port", type=int, default=8942)
-    args = parser.parse_args(argv)
-    fake = FakeSE()
-
-    def describe() -> str:
-        return (
-            "fake StreamElements is up. Point drawstreamd at it:\n"
-            + settings_lines(fake)
-            + f"""
-Send a tip:
-  curl -s {fake.admin_url}/donations \\
-    -d '{{"message": "draw a cat", "username": "Sam", "amount": 5, "currency": "USD"}}'
-Faults: POST {fake.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}}
-        /knobs {{"duplicate":3}}  /knobs {{"refuse":502}}   GET {fake.admin_url}/stats
-"""
-        )
-
-    return run_until_interrupted(
-        functools.partial(serve, fake, http_port=args.http_port, ws_port=args.ws_port), describe
-    )
+    return fake_main(parser, argv, lambda _: FakeSE(), http_port=8941)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from drawstreamd.retry import Backoff
-from drawstreamd.sources.base import SourceState, report, run_tasks
+from drawstreamd.sources.base import SourceState, report, run_tasks, source_off
 from drawstreamd.sources.donationalerts.connection import socket_loop
 from drawstreamd.sources.donationalerts.donation import SOURCE
 from drawstreamd.sources.donationalerts.ingest import WATERMARK_KEY, Ingest, Tuning, rest_loop
@@ -88,9 +88,7 @@ async def run(
 ) -> None:
     """:func:`serve` with explicit timings."""
     if not settings.da_configured:
-        log.info("Donation Alerts: no credentials configured; source off")
-        report(sink, SOURCE, SourceState.OFF, "no DA_ACCESS_TOKEN or DA_REFRESH_TOKEN")
-        task_status.started()
+        source_off(sink, SOURCE, "DA_ACCESS_TOKEN or DA_REFRESH_TOKEN", log, task_status)
         return
     tokens = TokenManager(settings, http, initial_tokens(settings))
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))

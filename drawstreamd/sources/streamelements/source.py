@@ -21,7 +21,7 @@ import trio
 
 from drawstreamd.retry import Backoff
 from drawstreamd.sources.api import ApiError, RateLimiter, SignInRejected
-from drawstreamd.sources.base import SourceState, report, run_tasks
+from drawstreamd.sources.base import SourceState, report, run_tasks, source_off
 from drawstreamd.sources.feed import Feed
 from drawstreamd.sources.streamelements import astro
 from drawstreamd.sources.streamelements.rest import (
@@ -31,7 +31,8 @@ from drawstreamd.sources.streamelements.rest import (
     newest_ms,
 )
 from drawstreamd.sources.streamelements.tips import SOURCE, BadTip, parse_tip
-from drawstreamd.sources.wsclient import Drop, Reconnects, race, run_websocket
+from drawstreamd.sources.wsclient import Drop, race, run_websocket
+from drawstreamd.sources.wsclient import Tuning as SocketTuning
 
 if TYPE_CHECKING:
     import httpx
@@ -44,17 +45,10 @@ log = logging.getLogger("drawstreamd.streamelements")
 
 
 @dataclass(frozen=True)
-class Tuning:
-    """Timings (tests shorten them; the defaults are the product's)."""
-
-    reconnect_floor: float = 1.0
-    reconnect_cap: float = 30.0
-    healthy_after: float = 30.0
+class Tuning(SocketTuning):
     ping_interval: float = 30.0
     """Our own WebSocket pings; a missing pong means a dead link."""
     pong_timeout: float = 10.0
-    handshake_timeout: float = 10.0
-    max_message: int = 1024 * 1024
     rest_per_minute: int = 30
     overlap_ms: int = 5 * 60 * 1000
     """How far before the watermark a catch-up reads again (clock skew, late writes)."""
@@ -212,9 +206,7 @@ def _url(st: _State) -> str:
 
 async def _socket_loop(st: _State) -> None:
     tuning = st.tuning
-    policy = Reconnects(
-        floor=tuning.reconnect_floor, cap=tuning.reconnect_cap, healthy_after=tuning.healthy_after
-    )
+    policy = tuning.reconnects()
     while True:
         began = trio.current_time()
         offered = st.resume_token
@@ -316,9 +308,7 @@ async def run(
 ) -> None:
     """:func:`serve` with explicit timings."""
     if not settings.se_configured:
-        log.info("StreamElements: no SE_JWT or SE_OAUTH_TOKEN configured; source off")
-        report(sink, SOURCE, SourceState.OFF, "no SE_JWT or SE_OAUTH_TOKEN")
-        task_status.started()
+        source_off(sink, SOURCE, "SE_JWT or SE_OAUTH_TOKEN", log, task_status)
         return
     api = SEClient(http, settings, RateLimiter(tuning.rest_per_minute))
     st = _State(settings, api, Feed(sink, settings, source=SOURCE, log=log), tuning)
