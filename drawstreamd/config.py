@@ -72,6 +72,24 @@ class Settings(BaseSettings):
     DA_USER_ID: int | None = None
     DA_REST_POLL_INTERVAL_SEC: float = Field(10.0, ge=1.0, le=3600.0)
     DA_SCOPES: str = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
+    # Twitch: channel-point redemptions of the daemon's own reward, and cheers, over EventSub
+    TWITCH_CLIENT_ID: str = ""
+    TWITCH_AUTH_URL: str = "https://id.twitch.tv/oauth2"
+    TWITCH_API_URL: str = "https://api.twitch.tv/helix"
+    TWITCH_EVENTSUB_URL: str = "wss://eventsub.wss.twitch.tv/ws"
+    TWITCH_ACCESS_TOKEN: SecretStr = SecretStr("")
+    TWITCH_REFRESH_TOKEN: SecretStr = SecretStr("")
+    TWITCH_SCOPES: str = "channel:manage:redemptions bits:read"
+    TWITCH_REWARD_TITLE: str = Field("Draw something", min_length=1, max_length=45)
+    TWITCH_REWARD_PROMPT: str = Field("What should I draw?", max_length=200)
+    TWITCH_REWARD_COST: int = Field(500, ge=1)
+    TWITCH_REWARD_MAX_PER_STREAM: int = Field(0, ge=0, description="0: no limit")
+    TWITCH_REWARD_MAX_PER_USER_PER_STREAM: int = Field(0, ge=0, description="0: no limit")
+    TWITCH_REWARD_COOLDOWN_SEC: int = Field(0, ge=0, le=604800, description="0: none")
+    TWITCH_MIN_BITS: int = Field(
+        100, ge=1, description="cheers with fewer bits are not drawing requests"
+    )
+
     # StreamElements: tips from the Astro socket, catch-up from the tips list
     SE_JWT: SecretStr = SecretStr("")
     SE_OAUTH_TOKEN: SecretStr = SecretStr("")
@@ -167,6 +185,9 @@ class Settings(BaseSettings):
         "DA_OAUTH_URL",
         "DA_API_URL",
         "DA_WS_URL",
+        "TWITCH_AUTH_URL",
+        "TWITCH_API_URL",
+        "TWITCH_EVENTSUB_URL",
         "SE_API_URL",
         "SE_WS_URL",
         "DP_API_URL",

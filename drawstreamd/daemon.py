@@ -38,6 +38,7 @@ from drawstreamd.sources.base import QueueSink, SourceState, state_of, status_li
 from drawstreamd.sources.donatepay import source as dp_source
 from drawstreamd.sources.donationalerts import source as da_source
 from drawstreamd.sources.streamelements import source as se_source
+from drawstreamd.sources.twitch import source as twitch_source
 from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
@@ -281,6 +282,7 @@ class Daemon:
             supervise, "streamelements", partial(se_source.serve, s, self.sink, http)
         )
         await nursery.start(supervise, "donatepay", partial(dp_source.serve, s, self.sink, http))
+        await nursery.start(supervise, "twitch", partial(twitch_source.serve, s, self.sink, http))
 
     async def _signals(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -9,6 +9,7 @@ parts that are the same everywhere: :class:`ApiError` and :class:`RateLimited` (
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -16,7 +17,7 @@ import msgspec
 import trio
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Sequence
 
 REQUEST_TIMEOUT_SEC = 15.0
 
@@ -75,7 +76,7 @@ async def send(
     *,
     what: str,
     headers: Mapping[str, str] | None = None,
-    params: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     json: Any = None,
     data: Mapping[str, str] | None = None,
     limit: float = REQUEST_TIMEOUT_SEC,
@@ -87,7 +88,9 @@ async def send(
             method,
             url,
             headers=dict(headers or {}),
-            params=dict(params) if params else None,
+            params=(dict(params) if isinstance(params, Mapping) else list(params))
+            if params
+            else None,
             json=json,
             data=dict(data) if data else None,
             timeout=limit,

@@ -67,6 +67,8 @@ class Request:
     """Lower-case names."""
     query: dict[str, str]
     body: bytes
+    raw_query: str = ""
+    """The query string as sent (for repeated keys)."""
 
     def json(self) -> Any:
         """The body as JSON ({} when empty); ValueError when it is not JSON."""
@@ -131,6 +133,7 @@ class FakeHttp:
                 ).items()
             },
             body=body,
+            raw_query=scope["query_string"].decode("latin-1"),
         )
         self.state.requests[req.path] += 1
         self.state.request_log.append((trio.current_time(), f"{req.method} {req.path}"))

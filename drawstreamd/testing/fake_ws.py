@@ -75,6 +75,9 @@ class DarkStream(trio.abc.HalfCloseableStream):
         await self._lit.wait()
         return await self.inner.receive_some(max_bytes)
 
+    async def wait_lit(self) -> None:
+        await self._lit.wait()
+
     async def send_eof(self) -> None:
         await self.inner.send_eof()
 
@@ -180,8 +183,8 @@ class WsHub:
             async with trio.open_nursery() as nursery:
                 await self._session(nursery, stream)
                 nursery.cancel_scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
-            pass
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
+            pass  # the client went away: nothing to answer
         finally:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
@@ -224,6 +227,8 @@ class WsHub:
         finally:
             self.conns.discard(conn)
             self.closed(conn)
+            # across a dead network the client sees nothing, not even the end
+            await stream.wait_lit()
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 if conn.close is None or stream.dark:
                     await stream.inner.aclose()
@@ -241,8 +246,11 @@ class WsHub:
                 return
 
     async def _writer(self, conn: Conn) -> None:
-        async for text in conn.recv_ch:
-            await conn.ws.send_message(text)
+        try:
+            async for text in conn.recv_ch:
+                await conn.ws.send_message(text)
+        except ConnectionClosed:
+            conn.end()
 
     async def _reader(self, conn: Conn) -> None:
         while True:
