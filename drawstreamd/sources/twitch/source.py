@@ -148,6 +148,8 @@ class _Handler:
     async def subscribe(self, session_id: str) -> None:
         st = self.st
         assert st.reward is not None
+        # from the first subscription on, live events wait for the catch-up that follows
+        st.feed.hold()
         me = {"broadcaster_user_id": st.broadcaster}
         try:
             await st.helix.subscribe(REDEMPTION, {**me, "reward_id": st.reward.id}, session_id)
@@ -176,7 +178,6 @@ class _Handler:
         st = self.st
         assert st.me is not None
         st.up = True
-        st.feed.hold()
         report(st.sink, SOURCE, SourceState.CONNECTED, f"as {st.me.login}")
         log.info("twitch eventsub connected login=%s cheers=%s", st.me.login, st.cheers)
         self.nursery.start_soon(self._catch_up)
@@ -223,10 +224,11 @@ async def _eventsub_loop(st: _State) -> None:
         if handler.failure is not None:
             raise handler.failure
         lived = trio.current_time() - began if st.up else None
+        st.feed.lost()
+        if st.feed.holding:
+            await st.feed.release()
         if st.up:
             st.up = False
-            st.feed.lost()
-            await st.feed.release()
             report(st.sink, SOURCE, SourceState.RETRYING, str(drop))
         delay = policy.delay(drop, lived)
         log.warning("twitch eventsub down reason=%s reconnect_in=%.1fs", drop, delay)
