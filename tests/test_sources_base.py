@@ -181,6 +181,15 @@ async def test_outcomes_follow_the_journal(sink: QueueSink) -> None:
             cleared = await sink.outcome("test", "r3")
             assert cleared is not None
             assert (cleared.drawn, cleared.reason) == (False, "cleared by operator")
+            await sink.submit(donation(5, "POINTS", eid="r4"))
+            refused = await sink.queue.next()
+            await sink.journal.set_status(refused.id, Status.PLANNING, rule="sexual:genitals")
+            await sink.journal.set_status(refused.id, Status.SHOWN)
+            sink.events.emit("finished", refused.id)
+            assert await feed.next() == {("test", "r4")}
+            card = await sink.outcome("test", "r4")
+            assert card is not None
+            assert not card.drawn  # the gatekeeper's card stood in for it: not drawn
 
 
 async def test_reported_state_reaches_the_event_bus(sink: QueueSink) -> None:

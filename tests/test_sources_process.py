@@ -5,14 +5,19 @@ that ends in one clear line instead of a crash loop."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
 from typing import TYPE_CHECKING
 
 import trio
+from support import drawstreamctl_bin
 from test_systemd_daemon import Daemon, Manager, kill, manager, start, stop  # noqa: F401
 
+from drawstreamd.testing.fake_da import open_fake_da
 from drawstreamd.testing.fake_donatepay import FakeDP, open_fake_dp
 from drawstreamd.testing.fake_streamelements import FakeSE, open_fake_se
+from drawstreamd.testing.fake_twitch import FakeTwitch, open_fake_twitch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,6 +193,223 @@ async def test_donatepay_in_a_daemon_process(
                 assert len(errors) == 1
                 assert "DP_API_KEY" in errors[0]
                 assert fake.key not in daemon.log()
+                assert await stop(daemon) == 0
+        finally:
+            await kill(daemon)
+
+
+async def twitch_subscribed(fake: FakeTwitch) -> None:
+    while fake.hub.subscribed == 0:
+        await trio.sleep(0.02)
+
+
+def ctl(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    socket = daemon.state.parent / "run" / "drawstreamd" / "control.sock"
+    return subprocess.run(
+        [drawstreamctl_bin(), "--socket", str(socket), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+
+async def test_twitch_in_a_daemon_process(
+    tmp_path: Path,
+    manager: Manager,  # noqa: F811 - the fixture imported above
+) -> None:
+    async with open_fake_twitch() as fake:
+        access, refresh = fake.issue_tokens()
+        env = {
+            "TWITCH_CLIENT_ID": fake.client_id,
+            "TWITCH_AUTH_URL": fake.auth_url,
+            "TWITCH_API_URL": fake.api_url,
+            "TWITCH_EVENTSUB_URL": fake.ws_url,
+            "TWITCH_ACCESS_TOKEN": access,
+            "TWITCH_REFRESH_TOKEN": refresh,
+            "SHOW_DURATION_SEC": "0.2",
+            "DEFAULT_STEP_DURATION_MS": "5",
+        }
+        daemon = await start(tmp_path, manager, env=env)
+        try:
+            with trio.fail_after(150):
+                await manager.wait_for("READY", "1")
+                await daemon.wait_log("twitch eventsub connected")
+                # the first is one the gatekeeper refuses; the rest are fine
+                published = [f"redemption:{fake.redeem('нарисуй х*й', username='troll')['id']}"]
+                for i in range(199):
+                    r = fake.redeem(f"draw number {i}", username=f"v{i}")
+                    published.append(f"redemption:{r['id']}")
+                    if i in (40, 120):
+                        await twitch_subscribed(fake)
+                        assert fake.drop() == 1
+                    if i == 80:
+                        await twitch_subscribed(fake)
+                        assert fake.ask_reconnect() == 1
+                    if i == 160:
+                        fake.hub.duplicate = 3
+                    await trio.sleep(0.01)
+                fake.hub.refuse = 503  # an outage: redemptions pile up on Twitch meanwhile
+                fake.drop()
+                await status_saying(manager, "Twitch disconnected, retrying")
+                published += [
+                    f"redemption:{fake.redeem(f'during the outage {i}')['id']}" for i in range(10)
+                ]
+                fake.hub.refuse = None
+                ids = await wait_journaled(daemon.state, "twitch", 210)
+                await trio.sleep(1.0)  # anything late and duplicated would show up now
+                assert journaled(daemon.state, "twitch") == published == ids
+                assert fake.hub.counters["reconnected"] == 1
+                # some are drawn meanwhile; a moderator clears the rest
+                while daemon.pngs() < 3:
+                    await trio.sleep(0.1)
+                ctl(daemon, "clear")
+                while any(r["status"] == "UNFULFILLED" for r in fake.redemptions.values()):
+                    await trio.sleep(0.1)
+                outcome = journal_outcomes(daemon.state, "twitch")
+                for key, (status, rule) in outcome.items():
+                    want = "FULFILLED" if status == "shown" and rule is None else "CANCELED"
+                    assert fake.redemptions[key.removeprefix("redemption:")]["status"] == want, key
+                statuses = [r["status"] for r in fake.redemptions.values()]
+                assert statuses.count("FULFILLED") >= 1
+                assert (
+                    fake.redemptions[published[0].removeprefix("redemption:")]["status"]
+                    == "CANCELED"
+                )
+                assert fake.points["troll"] == 500  # the refused viewer got the points back
+                # the streamer disconnects the app: one clear line, no crash loop
+                fake.revoke()
+                await daemon.wait_log("Twitch sign-in is no longer valid")
+                await status_saying(manager, "Twitch signed out")
+                calls = (sum(fake.requests.values()), fake.hub.counters["accepted"])
+                await trio.sleep(3)
+                assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == calls
+                errors = error_lines(daemon)
+                assert len(errors) == 1
+                assert "drawstreamd auth twitch" in errors[0]
+                assert access not in daemon.log()
+                assert await stop(daemon) == 0
+        finally:
+            await kill(daemon)
+
+
+def journal_outcomes(state: Path, source: str) -> dict[str, tuple[str, str | None]]:
+    conn = sqlite3.connect(f"file:{state / 'journal.sqlite3'}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute(
+            "SELECT external_id, status, rule FROM donations WHERE source = ?", (source,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+async def test_all_four_sources_in_one_daemon_interleave_in_arrival_order(
+    tmp_path: Path,
+    manager: Manager,  # noqa: F811 - the fixture imported above
+) -> None:
+    async with (
+        open_fake_da() as da,
+        open_fake_se() as se,
+        open_fake_dp(min_interval=0.2) as dp,
+        open_fake_twitch() as tw,
+    ):
+        da_access, da_refresh = da.issue_tokens()
+        tw_access, tw_refresh = tw.issue_tokens()
+        env = {
+            "DA_OAUTH_URL": da.oauth_url,
+            "DA_API_URL": da.api_url,
+            "DA_WS_URL": da.ws_url,
+            "DA_CLIENT_ID": da.client_id,
+            "DA_CLIENT_SECRET": da.client_secret,
+            "DA_ACCESS_TOKEN": da_access,
+            "DA_REFRESH_TOKEN": da_refresh,
+            "SE_API_URL": se.api_url,
+            "SE_WS_URL": se.ws_url,
+            "SE_JWT": se.jwt,
+            "DP_API_URL": dp.api_url,
+            "DP_WS_URL": dp.ws_url,
+            "DP_API_KEY": dp.key,
+            "DP_REQUEST_INTERVAL_SEC": "0.25",
+            "TWITCH_CLIENT_ID": tw.client_id,
+            "TWITCH_AUTH_URL": tw.auth_url,
+            "TWITCH_API_URL": tw.api_url,
+            "TWITCH_EVENTSUB_URL": tw.ws_url,
+            "TWITCH_ACCESS_TOKEN": tw_access,
+            "TWITCH_REFRESH_TOKEN": tw_refresh,
+            "DRAW_MIN_AMOUNT": "RUB=50,USD=1,BITS=100,POINTS=0",
+        }
+        daemon = await start(tmp_path, manager, env=env)
+        try:
+            with trio.fail_after(120):
+                await manager.wait_for("READY", "1")
+                for line in (
+                    "da socket connected",
+                    "streamelements socket connected",
+                    "donatepay socket connected",
+                    "twitch eventsub connected",
+                ):
+                    await daemon.wait_log(line)
+                while (
+                    meta(daemon.state, "streamelements.since") is None
+                    or meta(daemon.state, "donatepay.since") is None
+                ):
+                    await trio.sleep(0.05)
+                ctl(daemon, "pause")  # so the queue keeps them all to look at
+                makers = [
+                    (
+                        "donationalerts",
+                        lambda i: str(
+                            da.publish(f"нарисуй {i}", username=f"da{i}", amount=100)["id"]
+                        ),
+                    ),
+                    (
+                        "twitch",
+                        lambda i: f"redemption:{tw.redeem(f'draw {i}', username=f'tw{i}')['id']}",
+                    ),
+                    (
+                        "streamelements",
+                        lambda i: se.publish(f"draw {i}", username=f"se{i}", amount=5)["_id"],
+                    ),
+                    (
+                        "donatepay",
+                        lambda i: str(
+                            dp.publish(f"нарисуй {i}", username=f"dp{i}", amount=150)["id"]
+                        ),
+                    ),
+                ]
+                arrived: list[tuple[str, str]] = []
+                for i in range(5):
+                    for source, make in makers:
+                        arrived.append((source, make(i)))
+                        while journaled(daemon.state, source).count(arrived[-1][1]) == 0:
+                            await trio.sleep(0.02)  # this one is in before the next is made
+                queue = json.loads(ctl(daemon, "--json", "queue").stdout)
+                assert [(item["source"], item["donor"]) for item in queue["items"]] == [
+                    (s, f"{p}{i}")
+                    for i in range(5)
+                    for s, p in (
+                        ("donationalerts", "da"),
+                        ("twitch", "tw"),
+                        ("streamelements", "se"),
+                        ("donatepay", "dp"),
+                    )
+                ]
+                assert {item["currency"] for item in queue["items"]} == {"RUB", "POINTS", "USD"}
+                status = json.loads(ctl(daemon, "--json", "status").stdout)
+                assert status["sources"] == {
+                    "donationalerts": "Donation Alerts connected (user id 4242)",
+                    "donatepay": "DonatePay connected (user id 1304427)",
+                    "streamelements": f"StreamElements connected (channel {se.channel_id})",
+                    "twitch": "Twitch connected (as cool_user)",
+                }
+                human = ctl(daemon, "status").stdout
+                assert "source: Twitch connected (as cool_user)" in human.splitlines()
+                # one source going down is its own line in STATUS=, the others stay quiet
+                dp.socket_available = False
+                text = await status_saying(manager, "DonatePay disconnected, retrying")
+                assert "Twitch" not in text
+                assert "StreamElements" not in text
                 assert await stop(daemon) == 0
         finally:
             await kill(daemon)

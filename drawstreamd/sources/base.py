@@ -71,7 +71,8 @@ class Outcome:
 
     @property
     def drawn(self) -> bool:
-        return self.status is Status.SHOWN
+        """Shown, and not the card the gatekeeper puts up instead of a refused request."""
+        return self.status is Status.SHOWN and self.rule is None
 
 
 Key = tuple[str, str]
