@@ -200,6 +200,11 @@ class TwitchTokens(RefreshingTokens):
         self._settings = settings
         self._http = http
 
+    def _expiring(self) -> bool:
+        # Twitch asks apps to refresh in answer to a 401, not on a timer
+        # (https://dev.twitch.tv/docs/authentication/refresh-tokens/)
+        return False
+
     async def renew(self, tokens: Tokens) -> Tokens:
         s = self._settings
         if not s.TWITCH_CLIENT_ID:
