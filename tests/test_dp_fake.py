@@ -146,6 +146,10 @@ def test_module_runs_standalone_and_prints_the_settings() -> None:
         )
         assert made.status_code == 201
         assert httpx.post(f"{admin}/drop", json={}, timeout=10).json() == {"dropped": 0}
+        assert httpx.post(f"{admin}/reconnect", json={}, timeout=10).json() == {"asked": 0}
+        knobs = httpx.post(f"{admin}/knobs", json={"socket_available": False}, timeout=10).json()
+        assert knobs["socket_available"] is False
+        assert httpx.get(f"{admin}/stats", timeout=10).json()["transactions"] == 1
         listed = httpx.get(
             f"{found['DP_API_URL']}/v1/transactions",
             params={"access_token": found["DP_API_KEY"]},

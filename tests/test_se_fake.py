@@ -228,6 +228,22 @@ def test_module_runs_standalone_and_prints_the_settings() -> None:
         assert tip.status_code == 201
         assert tip.json()["donation"]["currency"] == "EUR"
         assert httpx.post(f"{admin}/drop", json={}, timeout=10).json() == {"dropped": 0}
+        assert httpx.post(f"{admin}/reconnect", json={}, timeout=10).json() == {"asked": 0}
+        knobs = httpx.post(
+            f"{admin}/knobs", json={"duplicate": 2, "refuse": 502}, timeout=10
+        ).json()
+        assert (knobs["duplicate"], knobs["refuse"], knobs["silent"]) == (2, 502, False)
+        tip_id = tip.json()["_id"]
+        held = httpx.post(
+            f"{admin}/moderate", json={"id": tip_id, "approved": "rejected"}, timeout=10
+        )
+        assert held.json()["approved"] == "rejected"
+        assert (
+            httpx.post(
+                f"{admin}/moderate", json={"id": "nope", "approved": "x"}, timeout=10
+            ).status_code
+            == 400
+        )
         listed = httpx.get(
             f"{found['SE_API_URL']}/tips/{found['SE_CHANNEL_ID']}",
             headers={"Authorization": f"Bearer {found['SE_JWT']}"},

@@ -311,6 +311,14 @@ def test_module_runs_standalone_and_takes_the_admin_calls() -> None:
         )
         assert early.status_code == 400  # no reward until the daemon made one
         assert httpx.post(f"{admin}/drop", json={}, timeout=10).json() == {"dropped": 0}
+        assert httpx.post(f"{admin}/reconnect", json={"grace": 1}, timeout=10).json() == {
+            "asked": 0
+        }
+        assert httpx.get(f"{admin}/redemptions", timeout=10).json() == {"data": [], "refunded": {}}
+        assert httpx.post(f"{admin}/knobs", json={"silent": True}, timeout=10).json() == {
+            "silent": True,
+            "duplicate": 0,
+        }
     finally:
         proc.terminate()
         proc.wait(10)

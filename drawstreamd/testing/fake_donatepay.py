@@ -38,7 +38,6 @@ from drawstreamd.testing.fake_http import (
     FakeServer,
     Reply,
     Request,
-    admin_args,
     fake_main,
     open_fake,
 )
@@ -127,9 +126,19 @@ Faults: POST {self.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}
     def drop(self) -> int:
         return self.hub.drop_all(None, "", True)
 
-    def ask_reconnect(self) -> int:
+    def ask_reconnect(self, grace: float | None = None) -> int:
         """The server shuts down and advises a reconnect (Centrifugo close 3001)."""
         return self.hub.drop_all(3001, "shutdown", True)
+
+    KNOBS = ("silent", "socket_available", "duplicate", "min_interval", "slow")
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "transactions": len(self.transactions),
+            "rate_limited": self.rate_limited,
+            "sockets": self.hub.stats(),
+        }
 
     @property
     def silent(self) -> bool:
@@ -201,7 +210,7 @@ class FakeDPHttp(FakeHttp):
 
     def route(self, req: Request) -> Reply:
         if req.path.startswith("/_fake/"):
-            return self._admin(req)
+            return self.fake.admin(req)
         if req.path.startswith("/api/v1/"):
             return self._v1(req)
         if req.path == "/api/v2/socket/token" and req.method == "POST":
@@ -281,55 +290,6 @@ class FakeDPHttp(FakeHttp):
                 return Reply(403, {"status": "error", "message": "Forbidden"})
             out.append({"channel": channel, "token": self.fake.hub.channel_token(client, channel)})
         return Reply(200, {"channels": out})
-
-    def _admin(self, req: Request) -> Reply:
-        path = req.path[len("/_fake") :]
-        fake = self.fake
-        try:
-            args = admin_args(req)
-            if req.method == "GET" and path == "/stats":
-                return Reply(
-                    200,
-                    {
-                        "requests": dict(fake.requests),
-                        "transactions": len(fake.transactions),
-                        "rate_limited": fake.rate_limited,
-                        "sockets": fake.hub.stats(),
-                    },
-                )
-            if req.method != "POST":
-                return Reply(405, {"message": "use POST"})
-            if path == "/donations":
-                return Reply(201, fake.publish(**args))
-            if path == "/drop":
-                return Reply(200, {"dropped": fake.drop()})
-            if path == "/reconnect":
-                return Reply(200, {"asked": fake.ask_reconnect()})
-            if path == "/revoke":
-                fake.revoke()
-                return Reply(200, {})
-            if path == "/knobs":
-                for knob in ("silent", "socket_available", "duplicate", "min_interval", "slow"):
-                    if knob in args:
-                        setattr(fake, knob, args[knob])
-                return Reply(
-                    200,
-                    {
-                        "silent": fake.silent,
-                        "socket_available": fake.socket_available,
-                        "duplicate": fake.duplicate,
-                        "min_interval": fake.min_interval,
-                        "slow": fake.slow,
-                    },
-                )
-            if path == "/fail":
-                fake.fail_next(
-                    str(args["endpoint"]), int(args["status"]), int(args.get("times", 1))
-                )
-                return Reply(200, {})
-        except (ValueError, TypeError, KeyError) as exc:
-            return Reply(400, {"message": f"bad admin request: {exc!r}"})
-        return Reply(404, {"message": "Not Found"})
 
 
 def open_fake_dp(**options: Any) -> AbstractAsyncContextManager[FakeDP]:

@@ -223,6 +223,67 @@ class FakeServer(FakeState):
         """What ``python -m`` prints: ``KEY=value`` lines and how to use the admin calls."""
         raise NotImplementedError
 
+    # -- the admin calls every platform fake takes (``/_fake/...``) -------------------------------
+    KNOBS: tuple[str, ...] = ("silent", "slow")
+    """Attributes ``POST /_fake/knobs`` may set."""
+
+    # ``publish(message, username=…, amount=…, currency=…)`` takes each platform's own
+    # keywords (Twitch adds ``kind``), so it is looked up, not declared here
+
+    def drop(self) -> int:
+        raise NotImplementedError
+
+    def ask_reconnect(self, grace: float | None = None) -> int:
+        raise NotImplementedError
+
+    def revoke(self) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        return {"requests": dict(self.requests)}
+
+    def more_admin(self, method: str, path: str, args: dict[str, Any]) -> Reply | None:
+        """A platform's own admin calls (None: not one of them)."""
+        return None
+
+    def admin(self, req: Request) -> Reply:
+        path = req.path[len("/_fake") :]
+        try:
+            args = admin_args(req)
+            if req.method == "GET" and path == "/stats":
+                return Reply(200, self.stats())
+            extra = self.more_admin(req.method, path, args)
+            if extra is not None:
+                return extra
+            if req.method != "POST":
+                return Reply(405, {"message": "use POST"})
+            if path == "/donations":
+                publish: Callable[..., dict[str, Any]] = getattr(self, "publish")  # noqa: B009
+                return Reply(201, publish(**args))
+            if path == "/drop":
+                return Reply(200, {"dropped": self.drop()})
+            if path == "/reconnect":
+                grace = args.get("grace")
+                return Reply(
+                    200, {"asked": self.ask_reconnect(None if grace is None else float(grace))}
+                )
+            if path == "/revoke":
+                self.revoke()
+                return Reply(200, {})
+            if path == "/knobs":
+                for knob in self.KNOBS:
+                    if knob in args:
+                        setattr(self, knob, args[knob])
+                return Reply(200, {knob: getattr(self, knob) for knob in self.KNOBS})
+            if path == "/fail":
+                self.fail_next(
+                    str(args["endpoint"]), int(args["status"]), int(args.get("times", 1))
+                )
+                return Reply(200, {})
+        except (ValueError, TypeError, KeyError, LookupError) as exc:
+            return Reply(400, {"message": f"bad admin request: {exc!r}"})
+        return Reply(404, {"message": "Not Found"})
+
 
 S = TypeVar("S", bound=FakeServer)
 

@@ -38,7 +38,6 @@ from drawstreamd.testing.fake_http import (
     FakeServer,
     Reply,
     Request,
-    admin_args,
     fake_main,
     iso_ms,
     open_fake,
@@ -275,11 +274,41 @@ Faults: POST {self.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}
         self.tokens.clear()
         self.hub.drop_all(4000, "token revoked")
 
-    def drop(self, code: int | None = None, reason: str = "") -> int:
-        return self.hub.drop_all(code, reason)
+    def drop(self) -> int:
+        return self.hub.drop_all()
 
-    def ask_reconnect(self, grace: float = 0.5) -> int:
-        return self.hub.ask_reconnect(grace)
+    def ask_reconnect(self, grace: float | None = None) -> int:
+        return self.hub.ask_reconnect(0.5 if grace is None else grace)
+
+    KNOBS = ("silent", "duplicate", "refuse", "slow")
+
+    @property
+    def duplicate(self) -> int:
+        return self.hub.duplicate
+
+    @duplicate.setter
+    def duplicate(self, value: int) -> None:
+        self.hub.duplicate = int(value)
+
+    @property
+    def refuse(self) -> int | None:
+        return self.hub.refuse
+
+    @refuse.setter
+    def refuse(self, value: int | None) -> None:
+        self.hub.refuse = value
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "tips": len(self.tips),
+            "sockets": self.hub.stats(),
+        }
+
+    def more_admin(self, method: str, path: str, args: dict[str, Any]) -> Reply | None:
+        if method == "POST" and path == "/moderate":
+            return Reply(200, self.moderate(str(args["id"]), str(args["approved"])))
+        return None
 
     @property
     def silent(self) -> bool:
@@ -334,7 +363,9 @@ Faults: POST {self.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}
         return tip
 
     def moderate(self, tip_id: str, approved: str) -> dict[str, Any]:
-        tip = next(t for t in self.tips if t["_id"] == tip_id)
+        tip = next((t for t in self.tips if t["_id"] == tip_id), None)
+        if tip is None:
+            raise LookupError(f"no tip {tip_id!r}")
         tip["approved"] = approved
         tip["updatedAt"] = iso_ms(self._clock.now_ms())
         self.hub.publish(
@@ -350,7 +381,7 @@ class FakeSEHttp(FakeHttp):
 
     def route(self, req: Request) -> Reply:
         if req.path.startswith("/_fake/"):
-            return self._admin(req)
+            return self.fake.admin(req)
         if not req.path.startswith("/kappa/v2/"):
             return Reply(404, {"statusCode": 404, "error": "Not Found"})
         token = req.bearer("Bearer") or req.bearer("oAuth")
@@ -415,61 +446,6 @@ class FakeSEHttp(FakeHttp):
         )
         page = docs[offset : offset + limit]
         return Reply(200, {"docs": page, "total": len(docs), "limit": limit, "offset": offset})
-
-    def _admin(self, req: Request) -> Reply:
-        path = req.path[len("/_fake") :]
-        try:
-            args = admin_args(req)
-            if req.method == "GET" and path == "/stats":
-                return Reply(
-                    200,
-                    {
-                        "requests": dict(self.fake.requests),
-                        "tips": len(self.fake.tips),
-                        "sockets": self.fake.hub.stats(),
-                    },
-                )
-            if req.method != "POST":
-                return Reply(405, {"message": "use POST"})
-            if path == "/donations":
-                return Reply(201, self.fake.publish(**args))
-            if path == "/drop":
-                return Reply(
-                    200, {"dropped": self.fake.drop(args.get("code"), args.get("reason", ""))}
-                )
-            if path == "/reconnect":
-                return Reply(200, {"asked": self.fake.ask_reconnect(float(args.get("grace", 0.5)))})
-            if path == "/revoke":
-                self.fake.revoke()
-                return Reply(200, {})
-            if path == "/moderate":
-                return Reply(200, self.fake.moderate(str(args["id"]), str(args["approved"])))
-            if path == "/knobs":
-                if "silent" in args:
-                    self.fake.silent = bool(args["silent"])
-                if "duplicate" in args:
-                    self.fake.hub.duplicate = int(args["duplicate"])
-                if "refuse" in args:
-                    self.fake.hub.refuse = args["refuse"]
-                if "slow" in args:
-                    self.fake.slow = float(args["slow"])
-                return Reply(
-                    200,
-                    {
-                        "silent": self.fake.silent,
-                        "duplicate": self.fake.hub.duplicate,
-                        "refuse": self.fake.hub.refuse,
-                        "slow": self.fake.slow,
-                    },
-                )
-            if path == "/fail":
-                self.fake.fail_next(
-                    str(args["endpoint"]), int(args["status"]), int(args.get("times", 1))
-                )
-                return Reply(200, {})
-        except (ValueError, TypeError, KeyError, StopIteration) as exc:
-            return Reply(400, {"message": f"bad admin request: {exc!r}"})
-        return Reply(404, {"message": "Not Found"})
 
 
 def open_fake_se(**options: Any) -> AbstractAsyncContextManager[FakeSE]:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from drawstreamd.testing.fake_http import FakeHttp, FakeServer, fake_main, open_fake
+from drawstreamd.testing.fake_http import FakeHttp, FakeServer, Reply, fake_main, open_fake
 from drawstreamd.testing.fake_ws import Conn, WsHub, dumps
 
 if TYPE_CHECKING:
@@ -394,8 +394,37 @@ Faults: POST {self.admin_url}/drop  /reconnect  /revoke  /knobs {{"silent":true}
     def drop(self) -> int:
         return self.hub.drop_all()
 
-    def ask_reconnect(self, grace: float = 30.0) -> int:
-        return self.hub.ask_reconnect(grace)
+    def ask_reconnect(self, grace: float | None = None) -> int:
+        return self.hub.ask_reconnect(30.0 if grace is None else grace)
+
+    KNOBS = ("silent", "duplicate")
+
+    @property
+    def duplicate(self) -> int:
+        return self.hub.duplicate
+
+    @duplicate.setter
+    def duplicate(self, value: int) -> None:
+        self.hub.duplicate = int(value)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "grants": self.token_grants,
+            "subscriptions": [s.reply() for s in self.subs.values()],
+            "sockets": self.hub.stats(),
+        }
+
+    def more_admin(self, method: str, path: str, args: dict[str, Any]) -> Reply | None:
+        if method == "GET" and path == "/redemptions":
+            return Reply(200, {"data": list(self.redemptions.values()), "refunded": self.points})
+        if method == "POST" and path == "/expire-access-tokens":
+            self.expire_access_tokens()
+            return Reply(200, {})
+        if method == "POST" and path == "/tokens":
+            access, refresh = self.issue_tokens(str(args.get("scopes", ALL_SCOPES)))
+            return Reply(201, {"access_token": access, "refresh_token": refresh})
+        return None
 
     @property
     def silent(self) -> bool:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 import trio
 
-from drawstreamd.testing.fake_http import FakeHttp, Reply, Request, admin_args
+from drawstreamd.testing.fake_http import FakeHttp, Reply, Request
 from drawstreamd.testing.fake_twitch import SCOPES_FOR, Device, Sub, rfc3339
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class FakeTwitchHttp(FakeHttp):
         if req.path == "/activate" and req.method == "GET":
             return self._activate(req.query.get("device-code", ""))
         if req.path.startswith("/_fake/"):
-            return self._admin(req)
+            return self.fake.admin(req)
         return _status(404, "Not Found")
 
     # -- id.twitch.tv ----------------------------------------------------------------------------
@@ -396,53 +396,6 @@ class FakeTwitchHttp(FakeHttp):
         return _helix_error(404, "Not Found")
 
     # -- admin -----------------------------------------------------------------------------------
-    def _admin(self, req: Request) -> Reply:
-        fake = self.fake
-        path = req.path[len("/_fake") :]
-        try:
-            args = admin_args(req)
-            if req.method == "GET" and path == "/stats":
-                return Reply(
-                    200,
-                    {
-                        "requests": dict(fake.requests),
-                        "grants": fake.token_grants,
-                        "subscriptions": [s.reply() for s in fake.subs.values()],
-                        "sockets": fake.hub.stats(),
-                    },
-                )
-            if req.method == "GET" and path == "/redemptions":
-                return Reply(
-                    200, {"data": list(fake.redemptions.values()), "refunded": fake.points}
-                )
-            if req.method != "POST":
-                return Reply(405, {"message": "use POST"})
-            if path == "/donations":
-                return Reply(201, fake.publish(**args))
-            if path == "/drop":
-                return Reply(200, {"dropped": fake.drop()})
-            if path == "/reconnect":
-                return Reply(200, {"asked": fake.ask_reconnect(float(args.get("grace", 30)))})
-            if path == "/revoke":
-                fake.revoke()
-                return Reply(200, {})
-            if path == "/expire-access-tokens":
-                fake.expire_access_tokens()
-                return Reply(200, {})
-            if path == "/tokens":
-                access, refresh = fake.issue_tokens(
-                    str(args.get("scopes", "channel:manage:redemptions bits:read"))
-                )
-                return Reply(201, {"access_token": access, "refresh_token": refresh})
-            if path == "/knobs":
-                if "silent" in args:
-                    fake.silent = bool(args["silent"])
-                if "duplicate" in args:
-                    fake.hub.duplicate = int(args["duplicate"])
-                return Reply(200, {"silent": fake.silent, "duplicate": fake.hub.duplicate})
-        except (ValueError, TypeError, KeyError, LookupError) as exc:
-            return Reply(400, {"message": f"bad admin request: {exc}"})
-        return Reply(404, {"message": "Not Found"})
 
 
 def _pairs(req: Request) -> list[tuple[str, str]]:
