@@ -9,6 +9,7 @@ publication it missed.
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,9 +23,8 @@ JS = Path(__file__).parent / "js"
 
 
 def ensure_client_installed() -> None:
-    if (JS / "node_modules" / "centrifuge" / "package.json").exists() and (
-        JS / "node_modules" / "ws" / "package.json"
-    ).exists():
+    wanted = json.loads((JS / "package.json").read_text())["dependencies"]
+    if all((JS / "node_modules" / name / "package.json").exists() for name in wanted):
         return
     npm = shutil.which("npm")
     assert npm is not None, "npm is needed for the official-client check"
