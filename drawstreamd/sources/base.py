@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from drawstreamd.events import EventBus, Subscription
     from drawstreamd.journal import Journal
-    from drawstreamd.model import Donation
+    from drawstreamd.model import Donation, QueueItem
     from drawstreamd.queue import DrawQueue
 
 
@@ -68,17 +68,18 @@ class Outcome:
     status: Status
     reason: str | None = None
     rule: str | None = None
+    refused: bool = False
+    """The gatekeeper refused it (what went on screen was its card, not the request)."""
 
     @property
     def drawn(self) -> bool:
-        """Shown, and not the card the gatekeeper puts up instead of a refused request."""
-        return self.status is Status.SHOWN and self.rule is None
+        return self.status is Status.SHOWN and not self.refused
 
 
 Key = tuple[str, str]
 """(source, external_id)"""
 
-DECIDING_EVENTS = frozenset({"finished", "skipped", "failed", "removed", "cleared"})
+DECIDING_EVENTS = frozenset({"finished", "skipped", "failed", "removed", "denied", "cleared"})
 """Event kinds after which an item may have reached a final state (its status is journaled
 before the event is emitted)."""
 
@@ -103,8 +104,13 @@ class OutcomeSink(DonationSink, Protocol):
         ...
 
 
-def outcome_of(status: Status, reason: str | None, rule: str | None) -> Outcome | None:
-    return Outcome(status, reason, rule) if status.finished else None
+def outcome_of(item: QueueItem) -> Outcome | None:
+    """The outcome of a journaled item, once it is final. Refused: a gatekeeper rule fired
+    (or, where items carry one, the verdict says so)."""
+    if not item.status.finished:
+        return None
+    refused = item.rule is not None or str(getattr(item, "verdict", "")) == "refused"
+    return Outcome(item.status, item.reason, item.rule, refused)
 
 
 class _BusDecisions:
@@ -151,7 +157,7 @@ class QueueSink:
 
     async def outcome(self, source: str, external_id: str) -> Outcome | None:
         item = await self.journal.find(source, external_id)
-        return None if item is None else outcome_of(item.status, item.reason, item.rule)
+        return None if item is None else outcome_of(item)
 
     @asynccontextmanager
     async def decisions(self) -> AsyncIterator[Decisions]:
