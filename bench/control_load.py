@@ -9,8 +9,8 @@ drawing, and reads its frame pacing with the ``stats`` command. Then, from two o
 processes:
 
 * ``--clients`` control-socket clients, each asking ``status`` every 100 ms;
-* an HTTP flood: ``--conns`` keep-alive connections sending ``GET /api/v1/status`` as fast
-  as answers come back (a wrk-style saturating load).
+* an HTTP flood: ``--conns`` keep-alive connections sending ``GET /api/v1/status`` with the
+  API token as fast as answers come back (a wrk-style saturating load).
 
 It prints, for a quiet period and for the loaded period, the frame-interval median and p99,
 the share of frames later than 33 ms (goal ≤ 0.1 %), what the clients got (answers per
@@ -87,10 +87,11 @@ async def socket_clients(path: str, clients: int, seconds: float) -> dict[str, i
     return counts
 
 
-async def http_flood(port: int, conns: int, seconds: float) -> dict[str, int]:
+async def http_flood(port: int, conns: int, seconds: float, token: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     deadline = trio.current_time() + seconds
-    request = b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    auth = f"Authorization: Bearer {token}\r\n".encode()
+    request = b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + b"\r\n"
 
     async def one() -> None:
         while trio.current_time() < deadline:
@@ -245,7 +246,8 @@ async def run_bench(args: argparse.Namespace, tmp: Path) -> None:
                     child,
                     "http",
                     [*me, "--role", "http", "--target", str(port),
-                     "--conns", str(args.conns), "--seconds", str(args.seconds)],
+                     "--conns", str(args.conns), "--seconds", str(args.seconds),
+                     "--token-file", str(settings.STATE_DIR / "api_token")],
                 )  # fmt: skip
                 await trio.sleep(0.5)  # let the clients connect
                 loaded = await window(args.seconds - 1.0)
@@ -328,15 +330,14 @@ def run_against_process(args: argparse.Namespace, tmp: Path) -> None:
             )
         rss_before = process_rss_mib(daemon.pid)
         me = [sys.executable, __file__, "--seconds", str(args.seconds)]
+        flood = ["--role", "http", "--target", str(port), "--conns", str(args.conns)]
+        token_file = ["--token-file", str(tmp / "state" / "api_token")]
         children = {
             "socket": subprocess.Popen(
                 [*me, "--role", "socket", "--target", str(sock), "--clients", str(args.clients)],
                 stdout=subprocess.PIPE,
             ),
-            "http": subprocess.Popen(
-                [*me, "--role", "http", "--target", str(port), "--conns", str(args.conns)],
-                stdout=subprocess.PIPE,
-            ),
+            "http": subprocess.Popen([*me, *flood, *token_file], stdout=subprocess.PIPE),
         }
         time.sleep(args.seconds - 0.5)
         loaded = ctl.ask("stats", repr(args.seconds - 1.0))
@@ -368,6 +369,7 @@ def main() -> None:
     )
     parser.add_argument("--role", choices=("bench", "socket", "http"), default="bench")
     parser.add_argument("--target", default="")
+    parser.add_argument("--token-file", default="", help="the API token (for --role http)")
     args = parser.parse_args()
     if args.role == "socket":
         counts = trio.run(socket_clients, args.target, args.clients, args.seconds)
@@ -376,7 +378,8 @@ def main() -> None:
         return
     if args.role == "http":
         started = time.monotonic()
-        counts = trio.run(http_flood, int(args.target), args.conns, args.seconds)
+        token = Path(args.token_file).read_text().strip()
+        counts = trio.run(http_flood, int(args.target), args.conns, args.seconds, token)
         took = time.monotonic() - started
         total = sum(v for k, v in counts.items() if k.isdigit())
         print(json.dumps({"per_sec": round(total / took), **counts}))

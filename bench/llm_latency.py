@@ -9,7 +9,10 @@ moment the request is sent:
   before something moves);
 * ``full``: until the plan is complete.
 
-It prints the median of both and their ratio (first / full). ``--endpoint URL`` measures an
+It prints the median of both and their ratio (first / full). Then it puts the same requests
+to the gatekeeper's model check (:class:`drawstreamd.plan.model_check.ModelCheck`, after all
+plans, so that its prompt does not evict the planner's cached one) and prints the median
+time to a verdict, and how many came back usable. ``--endpoint URL`` measures an
 already running server instead (e.g. Ollama: ``--endpoint http://127.0.0.1:11434/v1 --model
 qwen2.5-coder:14b-instruct-q4_K_M``).
 
@@ -35,17 +38,20 @@ from conftest_llama import MODEL_ALIAS, start_llama_server, stop  # noqa: E402
 from drawstreamd.config import Settings, load  # noqa: E402
 from drawstreamd.plan.base import PlanBuffer, PlannerError  # noqa: E402
 from drawstreamd.plan.llm import OpenAIPlanner  # noqa: E402
+from drawstreamd.plan.model_check import ModelCheck  # noqa: E402
 
 MESSAGES = ["draw a cat", "нарисуй дом с деревом", "a red rocket in space", "улыбающееся солнце"]
 
 
 async def measure(
     settings: Settings, runs: int
-) -> tuple[list[float], list[float], list[int], list[str]]:
+) -> tuple[list[float], list[float], list[int], list[str], list[float], int]:
     firsts: list[float] = []
     fulls: list[float] = []
     steps: list[int] = []
     failures: list[str] = []
+    checks: list[float] = []
+    answered = 0
     async with httpx.AsyncClient() as http:
         planner = OpenAIPlanner(settings, http)
         # one untimed request so that model loading and prompt caching are not measured
@@ -60,7 +66,15 @@ async def measure(
                 if full is not None:
                     fulls.append(full)
                     steps.append(n)
-    return firsts, fulls, steps, failures
+        check = ModelCheck(settings, http)
+        await check.check(MESSAGES[0], "viewer")  # untimed: caches the check's prompt
+        for _ in range(runs):
+            for message in MESSAGES:
+                start = trio.current_time()
+                verdict = await check.check(message, "viewer")
+                checks.append(trio.current_time() - start)
+                answered += verdict is not None
+    return firsts, fulls, steps, failures, checks, answered
 
 
 async def _one(planner: OpenAIPlanner, message: str) -> tuple[float | None, float | None, int, str]:
@@ -112,8 +126,9 @@ def main() -> int:
             LLM_TEMPERATURE=0.2,
             LLM_ATTEMPTS=1,
             LLM_TIMEOUT_SEC=300,
+            GATEKEEPER_MODEL_TIMEOUT_SEC=120,
         )
-        firsts, fulls, steps, failures = trio.run(measure, settings, args.runs)
+        firsts, fulls, steps, failures, checks, answered = trio.run(measure, settings, args.runs)
     finally:
         if proc is not None:
             stop(proc)
@@ -133,6 +148,14 @@ def main() -> int:
     if firsts and fulls:
         ratio = statistics.median(firsts) / statistics.median(fulls)
         print(f"ratio first/whole   {ratio:8.2f}")
+    if checks:
+        print(
+            f"model check  median {statistics.median(checks) * 1000:8.0f} ms "
+            f"(n={len(checks)}, usable verdicts {answered})"
+        )
+    if checks and firsts:
+        ratio = statistics.median(checks) / statistics.median(firsts)
+        print(f"ratio check/first   {ratio:8.2f}")
     return 0 if firsts else 1
 
 

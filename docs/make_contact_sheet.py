@@ -1,6 +1,13 @@
-"""Write docs/contact-sheet.png: every builtin library plan and the cards, finished, labelled.
+"""Write the contact sheets in docs/: the whole library by category, and what the builtin
+planner composes.
 
-Usage: .venv/bin/python docs/make_contact_sheet.py [OUT.png] [--scale N]
+    .venv/bin/python docs/make_contact_sheet.py [--scale N] [--out DIR]
+
+* ``docs/library-<category>.png``: every subject of the category, finished, labelled;
+* ``docs/contact-sheet.png``: pictures composed from requests (two subjects, a colour, an
+  accessory, a setting, many) and the cards (text, "too small", error).
+
+Run it after the library changes and look at the sheets before committing them.
 """
 
 from __future__ import annotations
@@ -10,58 +17,52 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drawstreamd.plan import builtin
-from drawstreamd.render import font, png
-from drawstreamd.render.timeline import render_at
+from drawstreamd.plan.library import CATEGORIES
+from drawstreamd.render.sheet import write_sheet
 
 if TYPE_CHECKING:
     from drawstreamd.plan.dsl import Plan
 
-CANVAS = 96
-COLS = 6
-LABEL_H = 14
-GAP = 8
-PAPER = (0x10, 0x12, 0x20)
-INK = (0xFF, 0xF1, 0xE8)
+COMPOSED = (
+    "нарисуй кота и собаку",
+    "a red car",
+    "кот в короне",
+    "собака ночью",
+    "a cat on the grass",
+    "много сердечек",
+    "ёжик в шляпе в снегу",
+    "draw a penguin in a scarf",
+    "два пингвина на море",
+    "синий кот в очках",
+    "rocket and moon",
+    "a few fish in the sea",
+)
 
 
-def sheet_plans() -> list[tuple[str, Plan]]:
-    plans = [(name, entry.plan) for name, entry in builtin.LIBRARY.items()]
+def composed_plans() -> list[tuple[str, Plan]]:
+    plans = []
+    for message in COMPOSED:
+        plan = builtin.picture(message)
+        if plan is not None:  # some need subjects the library may not have yet
+            plans.append((message, plan))
     plans.append(("text card", builtin.text_card("Нарисуй единорога на радуге, пожалуйста!")))
     plans.append(("too small", builtin.too_small_card()))
     plans.append(("error card", builtin.error_card()))
     return plans
 
 
-def make_sheet(scale: int) -> tuple[int, int, bytes]:
-    plans = sheet_plans()
-    cell_w = CANVAS * scale + GAP
-    cell_h = CANVAS * scale + LABEL_H + GAP
-    rows = (len(plans) + COLS - 1) // COLS
-    width, height = COLS * cell_w + GAP, rows * cell_h + GAP
-    img = bytearray(bytes(PAPER) * (width * height))
-    for i, (name, plan) in enumerate(plans):
-        ox = GAP + (i % COLS) * cell_w
-        oy = GAP + (i // COLS) * cell_h
-        rgb = png.upscale(CANVAS, CANVAS, render_at(plan, None), scale)
-        stride = CANVAS * scale * 3
-        for y in range(CANVAS * scale):
-            start = ((oy + y) * width + ox) * 3
-            img[start : start + stride] = rgb[y * stride : (y + 1) * stride]
-        label_x = ox + (CANVAS * scale - font.text_width(name)) // 2
-        for x, y in font.pen_order(name):
-            at = ((oy + CANVAS * scale + 4 + y) * width + label_x + x) * 3
-            img[at : at + 3] = bytes(INK)
-    return width, height, bytes(img)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/contact-sheet.png"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
     parser.add_argument("--scale", type=int, default=2)
     args = parser.parse_args()
-    width, height, rgb = make_sheet(args.scale)
-    args.out.write_bytes(png.encode(width, height, rgb))
-    print(f"wrote {args.out} ({width}x{height})")
+    for category in CATEGORIES:
+        items = [(e.name, e.plan) for e in builtin.LIBRARY.values() if e.category == category]
+        if items:
+            path = args.out / f"library-{category}.png"
+            print(f"wrote {path} ({write_sheet(str(path), items, scale=args.scale, cols=8)})")
+    path = args.out / "contact-sheet.png"
+    print(f"wrote {path} ({write_sheet(str(path), composed_plans(), scale=args.scale)})")
 
 
 if __name__ == "__main__":

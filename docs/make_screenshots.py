@@ -60,8 +60,10 @@ def shot(
     buffer = PlanBuffer()
     buffer.fill(match[1], "builtin")
     scene.begin(buffer, donor=donor, amount=300, currency="RUB", message=message)
-    scene.tick(0.0)
-    scene.tick(1000.0)  # the whole plan has animated
+    t = 0.0
+    while scene.next_change(t) <= t:  # until the whole plan has animated
+        scene.tick(t)
+        t += 1.0
     scene.update_hud(
         phase="drawing", progress=at, queue_len=len(upcoming), upcoming=upcoming, fps=60.0
     )

@@ -6,8 +6,10 @@
     drawstreamd schema         print the Canvas-DSL JSON Schema
     drawstreamd render PLAN.json -o OUT.png [--at-ms T] [--scale N]
     drawstreamd plan "MESSAGE" [--backend openai|builtin]
+    drawstreamd library [--sheet OUT.png]  list the builtin pictures, or draw them
     drawstreamd gatekeeper     classify stdin lines as JSON lines
     drawstreamd auth           authorise with Donation Alerts and store the tokens
+    drawstreamd doctor         check the set-up: one line per check, the fix for each failure
     drawstreamd auth twitch    sign in to Twitch (device code flow) and store the tokens
 
 Exit status: 0 success, 1 a runtime error, 2 bad configuration or usage.
@@ -24,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from drawstreamd.config import Settings
 
-TOOLS = ("check-config", "schema", "render", "plan", "gatekeeper", "auth", "run")
+TOOLS = (
+    "check-config", "schema", "render", "plan", "library", "gatekeeper", "auth", "doctor", "run",
+)  # fmt: skip
 
 
 def _version() -> str:
@@ -78,17 +82,20 @@ def load_settings(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings from env/.env/TOML with the command line on top; exits 2 on bad config."""
     from drawstreamd import config
 
-    overrides: dict[str, Any] = {
-        "STATE_DIR": getattr(args, "state_dir", None),
-        "CONTROL_SOCKET": getattr(args, "socket", None),
-        **extra,
-    }
     try:
-        return config.load(getattr(args, "config", None), **overrides)
+        return config.load(getattr(args, "config", None), **_overrides(args, **extra))
     except config.ConfigError as exc:
         for line in exc.lines:
             print(f"drawstreamd: {line}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _overrides(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    return {
+        "STATE_DIR": getattr(args, "state_dir", None),
+        "CONTROL_SOCKET": getattr(args, "socket", None),
+        **extra,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,12 +116,18 @@ def main(argv: list[str] | None = None) -> int:
             from drawstreamd.render.cli import render_main
 
             return render_main(argv)
+        if tool == "library":
+            from drawstreamd.plan.library.cli import main as library_main
+
+            return library_main(argv)
         if tool == "check-config":
             return _check_config(argv)
         if tool == "plan":
             return _plan(argv)
         if tool == "auth":
             return _auth(argv)
+        if tool == "doctor":
+            return _doctor(argv)
         return _run(argv)
     except KeyboardInterrupt:
         return 130
@@ -161,6 +174,32 @@ def _auth(argv: list[str]) -> int:
     from drawstreamd.sources.donationalerts.auth_cli import main as auth_main
 
     return auth_main(settings, rest)
+
+
+def _doctor(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="drawstreamd doctor",
+        description="Check the set-up the daemon would start with: one line per check, and "
+        "the fix for each problem. Exit status 1 when a check fails.",
+    )
+    _common(p)
+    p.add_argument("--headless", action="store_true", help="check as for drawstreamd --headless")
+    p.add_argument("--no-window", action="store_true", help="check as for drawstreamd --no-window")
+    args = p.parse_args(argv)
+    from drawstreamd import config
+
+    loaded: Settings | config.ConfigError
+    try:
+        loaded = config.load(args.config, **_overrides(args))
+    except config.ConfigError as exc:
+        loaded = exc
+    else:
+        _mask_secrets(loaded)
+    from drawstreamd.doctor.run import main as doctor_main
+
+    return doctor_main(
+        loaded, config_path=args.config, headless=args.headless, window=not args.no_window
+    )
 
 
 def _run(argv: list[str]) -> int:

@@ -14,14 +14,16 @@ Keys are the same everywhere: ``LLM_MODEL_ID`` in the environment, in ``.env`` a
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -145,17 +147,45 @@ class Settings(BaseSettings):
     DEFAULT_STEP_DURATION_MS: int = Field(600, ge=0, le=60000)
     SHOW_DURATION_SEC: float = Field(90.0, ge=0.0, le=3600.0)
     LOCALE: Literal["ru", "en"] = "ru"
-    HUD_MASK_PROFANITY: bool = False
+    HUD_MASK_PROFANITY: bool = True
+    HUD_REFUSED_TEXT: str = Field(
+        "",
+        max_length=80,
+        description="shown in place of a refused message; empty: the localised default",
+    )
 
     # Gatekeeper
     # comma-separated in the environment and .env ("spoiler,спойлер"), a list in TOML
     GATEKEEPER_BLOCK_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     GATEKEEPER_ALLOW_WORDS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # a second opinion from the model on messages the words let through (LLM_BACKEND=openai)
+    GATEKEEPER_MODEL_CHECK: Literal["on", "off"] = "on"
+    GATEKEEPER_MODEL_TIMEOUT_SEC: float = Field(
+        15.0, gt=0.0, le=120.0, description="longest wait for the model's yes/no"
+    )
+
+    # Moderation
+    MODERATION: Literal["auto", "manual", "flagged"] = "auto"
+    MODERATION_AUTO_APPROVE_AMOUNT: float | None = Field(None, ge=0.0)
+    MODERATION_TIMEOUT_SEC: float = Field(0.0, ge=0.0, le=86400.0)
+    MODERATION_TIMEOUT_ACTION: Literal["approve", "deny"] = "deny"
 
     # Control surfaces
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(8765, ge=0, le=65535)
     API_TOKEN: SecretStr = SecretStr("")
+    # comma-separated in the environment and .env, a list in TOML
+    API_ALLOWED_HOSTS: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host names the API answers for besides loopback"
+    )
+    API_ALLOWED_ORIGINS: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="web origins whose pages may open the WebSockets"
+    )
+    API_TLS_CERT: Path | None = None
+    API_TLS_KEY: Path | None = None
+    API_SIGNIN_CODE_TTL_SEC: float = Field(
+        600.0, ge=1.0, le=600.0, description="how long a moderator sign-in code stays valid"
+    )
     CONTROL_SOCKET: Path | None = None
 
     # Daemon
@@ -163,6 +193,10 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] = "text"
     SHUTDOWN_GRACE_SEC: float = Field(5.0, ge=0.0, le=120.0)
+    GALLERY_KEEP: int = Field(2000, ge=1, le=100_000, description="newest pictures kept")
+    JOURNAL_KEEP_DAYS: float = Field(
+        90.0, gt=0.0, le=36500.0, description="finished donations older than this are forgotten"
+    )
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod
@@ -175,6 +209,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [w.strip() for w in value.split(",") if w.strip()]
         return value
+
+    @field_validator("API_ALLOWED_HOSTS", "API_ALLOWED_ORIGINS", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any, info: ValidationInfo) -> Any:
+        hosts = info.field_name == "API_ALLOWED_HOSTS"
+        parse, example = (
+            (normal_host, "a host name such as phone.lan or 192.168.1.5")
+            if hosts
+            else (normal_origin, "an origin such as https://phone.lan:8765, without a path")
+        )
+        entries = _comma_list(value)
+        if not isinstance(entries, list):
+            return entries
+        out = []
+        for entry in entries:
+            parsed = parse(entry) if isinstance(entry, str) else None
+            if parsed is None:
+                raise ValueError(f"{entry!r} is not {example}")
+            out.append(parsed)
+        return out
 
     @field_validator("DRAW_MIN_AMOUNT", mode="before")
     @classmethod
@@ -292,6 +346,66 @@ def format_minimums(minimums: dict[str, float]) -> str:
     parts = [f"{minimums[ANY_CURRENCY]:g}"] if ANY_CURRENCY in minimums else []
     parts += [f"{k}={v:g}" for k, v in sorted(minimums.items()) if k != ANY_CURRENCY]
     return ",".join(parts) or "0"
+
+
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [w.strip() for w in value.split(",") if w.strip()]
+    return value
+
+
+def normal_host(text: str) -> str | None:
+    """A host name or address as the API compares them: lower case, no brackets, no port,
+    IP addresses in their canonical spelling (``[::1]:8765`` → ``::1``); None if it is not one.
+    Also how a request's Host header is read."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        name, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest[0] == ":" and rest[1:].isdigit())):
+            return None
+    elif text.count(":") > 1:
+        name = text  # a bare IPv6 address (configuration only: a Host header has brackets)
+    else:
+        name, colon, port = text.partition(":")
+        if colon and not port.isdigit():
+            return None
+    name = name.rstrip(".")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if not name or len(name) > 253 or ":" in name:
+        return None
+    labels = name.split(".")
+    if not all(label and len(label) <= 63 and _LABEL.fullmatch(label) for label in labels):
+        return None
+    return name
+
+
+def normal_origin(text: str) -> str | None:
+    """A web origin as the API compares them: ``scheme://host:port`` in lower case with the
+    port spelled out, or ``null`` (a page from a local file, or a sandboxed frame); None if
+    ``text`` is not an origin (a path, a query…)."""
+    if text.strip() == "null":
+        return "null"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    host = normal_host(parts.hostname or "")
+    if host is None:
+        return None
+    port = port or (443 if parts.scheme == "https" else 80)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}:{port}"
 
 
 _TOML_PATH: Path | None = None

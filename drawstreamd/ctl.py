@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 EXIT_OK, EXIT_ACK, EXIT_USAGE, EXIT_DOWN = 0, 1, 2, 3
-LISTINGS = frozenset({"queue", "history", "commands", "idle"})
+LISTINGS = frozenset({"queue", "history", "commands", "idle", "bans"})
 START_HINT = "start it with `systemctl --user start drawstreamd` (or run `drawstreamd run`)"
 
 
@@ -118,12 +118,23 @@ class Client:
 
 # -- output ------------------------------------------------------------------------------------
 def _human_item(item: dict[str, Any]) -> str:
+    if "id" not in item and "donor" in item:  # a ban
+        why = f" ({item['reason']})" if item.get("reason") else ""
+        return f"banned: {item['donor']}{why}"
     amount = item.get("amount")
     money = f" {amount:g} {item.get('currency', '')}" if amount else ""
     why = f" ({item['reason']})" if item.get("reason") else ""
+    marks = []
+    if item.get("verdict") in ("refused", "doubtful"):
+        marks.append(f"{item['verdict']}: {item.get('rule') or '?'}")
+    if item.get("name_rule"):
+        marks.append(f"name refused: {item['name_rule']}")
+    if item.get("approval") == "waiting":
+        marks.append("waits for a moderator")
+    judged = f" <{'; '.join(marks)}>" if marks else ""
     return (
         f"#{item.get('id')} [{item.get('status', '?')}] {item.get('donor', '')}{money}: "
-        f"{item.get('message', '')}{why}"
+        f"{item.get('message', '')}{why}{judged}"
     )
 
 
@@ -209,9 +220,17 @@ COMMANDS = frozenset(
         "commands",
         "events",
         "token",
+        "mod-url",
+        "approve",
+        "deny",
+        "ban",
+        "unban",
+        "bans",
     ]
 )
 _VALUED = ("--socket", "--timeout")
+PRINTS_ONE = {"token": "token", "mod-url": "url"}
+"""Replies printed as their one useful value, for `$(drawstreamctl mod-url)`."""
 
 
 def _pick(argv: list[str]) -> str | None:
@@ -264,6 +283,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "resume": "start drawing again after pause",
         "ping": "check that the daemon answers",
         "commands": "list the protocol's commands",
+        "bans": "the banned donors",
     }
     for name, text in simple.items():
         add(name, text)
@@ -275,9 +295,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, text in (
         ("remove", "drop one waiting donation"),
         ("replay", "draw a past one again"),
+        ("approve", "let a donation that waits for a moderator be drawn"),
     ):
         p = add(name, text)
         p.add_argument("id", type=int, help="the donation id (see queue / history)")
+    p = add("deny", "skip a waiting donation with a reason; it is never shown")
+    p.add_argument("id", type=int, help="the donation id (see queue)")
+    p.add_argument("reason", nargs="*", help="why (kept in the history, never shown)")
+    p = add("ban", "ban a donor: their later donations are skipped and never shown")
+    p.add_argument("donor", help="the donor's name as the queue shows it")
+    p.add_argument("--reason", default="", help="why (kept with the ban)")
+    p = add("unban", "lift a donor's ban")
+    p.add_argument("donor", help="the donor's name")
     p = add("donate", "queue a test donation")
     p.add_argument("message", nargs="+", help="what to draw")
     p.add_argument("--name", default="", help="the donor's name (default: anonymous)")
@@ -292,6 +321,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "drawstreamd generated into <state dir>/api_token on first start.",
     )
     p.add_argument("--state-dir", default=None, help="the daemon's state directory")
+    p.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace the generated token (the running daemon stops accepting the old one "
+        "at once, and closes event sockets opened with it) and print the new one",
+    )
+    p = add(
+        "mod-url",
+        "print the moderator page's address with a one-time sign-in code",
+        "Print the address of the moderator page (/mod) with a sign-in code that works once, "
+        "for at most 10 minutes. Open it on the phone or in the OBS dock: the page trades the "
+        "code for the API token and remembers it on that device.",
+    )
+    p.add_argument(
+        "--host",
+        default=None,
+        help="the name or address the other device uses (one the API answers for; default: "
+        "the first of API_ALLOWED_HOSTS, else API_HOST)",
+    )
     return parser
 
 
@@ -300,13 +348,24 @@ def _request(args: argparse.Namespace) -> tuple[str, list[str]]:
     if cmd == "history":
         count = 20 if args.count is None else args.count
         return cmd, [str(count), str(args.offset)]
-    if cmd in ("remove", "replay"):
+    if cmd in ("remove", "replay", "approve"):
         return cmd, [str(args.id)]
+    if cmd == "deny":
+        reason = " ".join(args.reason)
+        return cmd, [str(args.id), reason] if reason else [str(args.id)]
+    if cmd == "ban":
+        return cmd, [args.donor, args.reason] if args.reason else [args.donor]
+    if cmd == "unban":
+        return cmd, [args.donor]
     if cmd == "stats":
         return cmd, [repr(args.seconds)]
     if cmd == "donate":
         message = " ".join(args.message)
         return cmd, [message, args.name, repr(args.amount), args.currency]
+    if cmd == "token":  # only --rotate gets here
+        return cmd, ["rotate"]
+    if cmd == "mod-url":
+        return cmd, [args.host] if args.host else []
     return cmd, []
 
 
@@ -319,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     args = build_parser(_pick(words)).parse_args(words)
     args.command = args.command or "status"
-    if args.command == "token":
+    if args.command == "token" and not args.rotate:
         return _token(args.state_dir)
     path: str = getattr(args, "socket", None) or default_socket()
     as_json: bool = getattr(args, "json", False)
@@ -332,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if command == "events":
                 return _events(client, args.kinds)
-            show(client.ask(command, *words), as_json)
+            reply = client.ask(command, *words)
+            if command in PRINTS_ONE and not as_json:
+                print(reply[PRINTS_ONE[command]])
+            else:
+                show(reply, as_json)
         finally:
             client.close()
     except ValueError as exc:  # a request the protocol cannot carry (too long)

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,14 +23,16 @@ import trio
 
 from drawstreamd import config as config_mod
 from drawstreamd import logs, systemd
+from drawstreamd.control.auth import Credentials, HttpConfigError
 from drawstreamd.control.commands import Commands
 from drawstreamd.control.http import serve_http
 from drawstreamd.control.overlay import overlay_routes
 from drawstreamd.control.unix import serve_unix
 from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
+from drawstreamd.journal import JournalWriteError
 from drawstreamd.logs import kv
-from drawstreamd.queue import DrawQueue
+from drawstreamd.pipeline import Pipeline
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
 from drawstreamd.retry import Backoff
@@ -39,7 +42,6 @@ from drawstreamd.sources.donatepay import source as dp_source
 from drawstreamd.sources.donationalerts import source as da_source
 from drawstreamd.sources.streamelements import source as se_source
 from drawstreamd.sources.twitch import source as twitch_source
-from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
     from drawstreamd.config import Settings
     from drawstreamd.journal import Journal
+    from drawstreamd.worker import Worker
 
 log = logging.getLogger("drawstreamd.daemon")
 
@@ -57,11 +60,21 @@ LIVE_KEYS = (
     "GATEKEEPER_BLOCK_WORDS",
     "GATEKEEPER_ALLOW_WORDS",
     "HUD_MASK_PROFANITY",
+    "HUD_REFUSED_TEXT",
     "DRAW_MIN_AMOUNT",
+    "GALLERY_KEEP",
+    "JOURNAL_KEEP_DAYS",
+    "MODERATION",
+    "MODERATION_AUTO_APPROVE_AMOUNT",
+    "MODERATION_TIMEOUT_SEC",
+    "MODERATION_TIMEOUT_ACTION",
     "LLM_TEMPERATURE",
     "LLM_MAX_TOKENS",
 )
 """Keys SIGHUP applies without a restart; the others need one (the log says which)."""
+
+
+PRUNE_EVERY_SEC = 3600.0
 
 
 class StartupError(Exception):
@@ -164,12 +177,31 @@ class Daemon:
         self.journal = journal
         self.options = options
         self.events = EventBus()
-        self.queue = DrawQueue(journal, self.events)
+        self.gatekeeper = _make_gatekeeper(settings)
         self.scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
         self.gallery = Gallery(settings.STATE_DIR / "gallery")
         self.notifier = systemd.Notifier.from_env()
         self.stop = trio.Event()
-        self.gatekeeper = _make_gatekeeper(settings)
+        journal.on_health.append(self._journal_health)
+        self.http = httpx.AsyncClient()
+        llm = judge = None
+        if settings.LLM_BACKEND == "openai":
+            from drawstreamd.plan.llm import OpenAIPlanner
+            from drawstreamd.plan.model_check import ModelCheck, wanted
+
+            llm = OpenAIPlanner(settings, self.http)
+            judge = ModelCheck(settings, self.http) if wanted(settings) else None
+        self.pipeline = Pipeline.build(
+            settings,
+            journal,
+            self.events,
+            self.scene,
+            self.gallery,
+            self.gatekeeper,
+            llm=llm,
+            judge=judge,
+        )
+        self.queue = self.pipeline.queue
         self.worker: Worker | None = None
         self.sink = QueueSink(self.queue, journal, self.events)
         self._sources: dict[str, tuple[SourceState, str]] = {}
@@ -178,27 +210,18 @@ class Daemon:
 
     async def run(self) -> None:
         s = self.settings
-        restored = await self.queue.restore()
+        try:
+            credentials = Credentials.prepare(s)  # before anything runs: it may refuse to start
+        except HttpConfigError as exc:
+            raise StartupError(str(exc)) from None
+        restored = await self.pipeline.restore()
         if restored:
             log.info("restored unfinished donations count=%d", len(restored))
-        async with httpx.AsyncClient() as http, trio.open_nursery() as nursery:
+        async with self.http as http, trio.open_nursery() as nursery:
             await nursery.start(self._signals)
-            llm = None
-            if s.LLM_BACKEND == "openai":
-                from drawstreamd.plan.llm import OpenAIPlanner
-
-                llm = OpenAIPlanner(s, http)
-            worker = Worker(
-                s,
-                self.queue,
-                self.journal,
-                self.events,
-                self.scene,
-                self.gatekeeper,
-                self.gallery,
-                llm,
-            )
-            self.worker = await nursery.start(worker.serve)
+            await nursery.start(self.pipeline.serve)
+            worker = self.worker = self.pipeline.worker
+            nursery.start_soon(self._prune_loop)
             renderer = Renderer(
                 s, self.scene, headless=self.options.headless, window=self.options.window
             )
@@ -210,6 +233,8 @@ class Daemon:
                 worker,
                 self.events,
                 frames=renderer,
+                credentials=credentials,
+                moderation=self.pipeline.moderation,
                 sources=self.source_lines,
             )
             async with trio.open_nursery() as api:
@@ -228,7 +253,7 @@ class Daemon:
                                 self.scene,
                                 self.journal,
                                 self.gallery.root,
-                                mask=self.gatekeeper.mask,
+                                words=self.gatekeeper,
                             )
                         ],
                     ),
@@ -320,6 +345,13 @@ class Daemon:
         reload_words = getattr(self.gatekeeper, "reload", None)
         if reload_words is not None:
             reload_words(self.settings.GATEKEEPER_BLOCK_WORDS, self.settings.GATEKEEPER_ALLOW_WORDS)
+        try:
+            rejudged = await self.queue.recheck()
+        except JournalWriteError as exc:
+            rejudged = -1
+            log.error(kv("waiting items re-judged, but not journaled", error=str(exc)))
+        if rejudged > 0:
+            log.info(kv("waiting items re-judged with the new word lists", changed=rejudged))
         # say it at the more verbose of the old and new levels, so turning logging down
         # (or up) does not hide the line that says so
         levels = (old_level, self.settings.LOG_LEVEL)
@@ -343,6 +375,8 @@ class Daemon:
                 text += f"; {status_line(name, state)}"
         if worker is not None and worker.llm is not None and not worker.llm_online:
             text += "; LLM unreachable, builtin pictures"
+        if self.journal.failing:
+            text += f"; {self.journal.failing}: new donations refused until it can write"
         return text
 
     def source_lines(self) -> dict[str, str]:
@@ -351,6 +385,31 @@ class Daemon:
             name: status_line(name, state, detail)
             for name, (state, detail) in sorted(self._sources.items())
         }
+
+    def _journal_health(self, failing: str | None) -> None:
+        """The journal's writes started failing, or work again: say so everywhere private."""
+        if failing:
+            log.error(kv("journal cannot write; donations are refused until it can",
+                         error=failing, journal=self.journal.path))  # fmt: skip
+            self.events.emit("journal_error", error=failing)
+        else:
+            log.info(kv("journal writes again", journal=self.journal.path))
+            self.events.emit("journal_ok")
+        self.notifier.status(self._status_text())
+
+    async def _prune_loop(self) -> None:
+        """Retention: ``GALLERY_KEEP`` pictures, finished rows for ``JOURNAL_KEEP_DAYS``."""
+        while True:
+            s = self.settings
+            try:
+                rows = await self.journal.prune(time.time() - s.JOURNAL_KEEP_DAYS * 86400)
+                pictures = await self.gallery.prune(s.GALLERY_KEEP)
+            except (JournalWriteError, OSError) as exc:
+                log.warning(kv("pruning failed, trying again later", error=str(exc)))
+            else:
+                if rows or pictures:
+                    log.info(kv("pruned", journal_rows=rows, gallery_pictures=pictures))
+            await trio.sleep(PRUNE_EVERY_SEC)
 
     async def _status_loop(self) -> None:
         """Keep STATUS= current: on every source event, and once a second for the rest."""

@@ -67,6 +67,25 @@ class Gallery:
         meta = msgspec.json.format(msgspec.json.encode(entry), indent=2)
         await trio.to_thread.run_sync(self._write, item.id, image, meta)
 
+    async def prune(self, keep: int) -> int:
+        """Delete all but the newest ``keep`` pictures (by id); how many were deleted."""
+        return await trio.to_thread.run_sync(self._prune, keep)
+
+    def _prune(self, keep: int) -> int:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return 0
+        ids = sorted(
+            {int(stem) for stem, _, ext in (n.partition(".") for n in names)
+             if stem.isdigit() and ext in ("png", "json")}
+        )  # fmt: skip
+        old = ids[: max(0, len(ids) - keep)]
+        for item_id in old:
+            for path in (self.png_path(item_id), self.json_path(item_id)):
+                path.unlink(missing_ok=True)
+        return len(old)
+
     def _write(self, item_id: int, image: bytes, meta: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for path, data in ((self.png_path(item_id), image), (self.json_path(item_id), meta)):

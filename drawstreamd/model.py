@@ -32,6 +32,38 @@ class Status(enum.StrEnum):
 UNFINISHED = (Status.QUEUED, Status.PLANNING, Status.DRAWING, Status.INTERRUPTED)
 
 
+class Verdict(enum.StrEnum):
+    """The gatekeeper's word on a message, decided when the donation is journaled."""
+
+    ALLOWED = "allowed"
+    DOUBTFUL = "doubtful"
+    """Passes the automatic gatekeeper, but a moderator should look (``MODERATION=flagged``)."""
+    REFUSED = "refused"
+
+
+class Check(enum.StrEnum):
+    """The model's second opinion on a message that passed the word filter."""
+
+    OFF = "off"
+    """Not asked: the check is off, the words refused it already, or the item predates it."""
+    PENDING = "pending"
+    """Not answered yet: the message counts as unchecked on the public surfaces."""
+    DONE = "done"
+    WORDS = "words"
+    """The model was offline, slow or unreadable: the word filter alone decided."""
+
+    @property
+    def settled(self) -> bool:
+        return self is not Check.PENDING
+
+
+class Approval(enum.StrEnum):
+    """A moderator's decision (``MODERATION`` manual or flagged)."""
+
+    WAITING = "waiting"
+    APPROVED = "approved"
+
+
 class MessageType(enum.StrEnum):
     TEXT = "text"
     AUDIO = "audio"
@@ -60,6 +92,16 @@ def donor_name(raw: str | None) -> str:
     return name or ANONYMOUS
 
 
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """What is decided about a donation before it is journaled (see moderation.Gate)."""
+
+    verdict: Verdict = Verdict.ALLOWED
+    rule: str | None = None
+    name_rule: str | None = None
+    check: Check = Check.OFF
+    approval: Approval | None = None
+
+
 class QueueItem(msgspec.Struct, kw_only=True):
     """A donation as the journal and the queue know it."""
 
@@ -70,6 +112,14 @@ class QueueItem(msgspec.Struct, kw_only=True):
     """Why it was skipped or failed (operator-facing)."""
     rule: str | None = None
     """The gatekeeper rule that fired, if any (operator-facing, never shown to viewers)."""
+    verdict: Verdict = Verdict.ALLOWED
+    """The message's verdict (words and, once it answered, the model)."""
+    name_rule: str | None = None
+    """The rule that refused the donor's name (shown to viewers as "Anonymous")."""
+    check: Check = Check.OFF
+    approval: Approval | None = None
+    interruptions: int = 0
+    """How many times a drawing of this item was cut by an unclean stop (crash, SIGKILL)."""
     queued_at: float = 0.0
     """Unix time the journal recorded it."""
     updated_at: float = 0.0
@@ -80,7 +130,7 @@ class Event(msgspec.Struct, kw_only=True):
 
     kind: str
     """queued, started, step, finished, skipped, failed, cleared, paused, resumed, removed,
-    source_connected, source_disconnected, planner…"""
+    source_connected, source_disconnected, planner, verdict, journal_error, journal_ok…"""
     item_id: int | None = None
     data: dict[str, Any] = msgspec.field(default_factory=dict)
     at: float = 0.0
@@ -100,4 +150,11 @@ EVENT_KINDS = (
     "source_connected",
     "source_disconnected",
     "planner",
+    "verdict",
+    "approved",
+    "denied",
+    "banned",
+    "unbanned",
+    "journal_error",
+    "journal_ok",
 )

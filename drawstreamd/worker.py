@@ -1,8 +1,14 @@
-"""The worker: one donation at a time, gatekeeper → planner → scene → hold, strict FIFO.
+"""The worker: the sequence only — one donation at a time, drawn, held, then the next.
 
-While a finished picture holds, the next queued donation is already being planned (look
-ahead), so a slow LLM does not add its wait between two drawings; the display order stays the
-queue's order and only one plan is asked of a planner at a time.
+Planning belongs to :mod:`drawstreamd.planning` (jobs owned by their item, the look-ahead,
+the LLM), what the HUD shows next to :mod:`drawstreamd.hud_feed`, and what the audience may
+see of a donation to :mod:`drawstreamd.moderation`. While a finished picture holds, the next
+queued donation is already being planned, so a slow LLM does not add its wait between two
+drawings; the display order stays the queue's order.
+
+A journal that cannot write (a full disk) does not stop the worker: the item it could not
+start goes back to the head of the queue and is tried again with backoff; the writes that
+end a drawing are retried until they succeed.
 """
 
 from __future__ import annotations
@@ -10,16 +16,17 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
+from drawstreamd.journal import JournalWriteError
 from drawstreamd.logs import kv
 from drawstreamd.model import Donation, QueueItem, Status
-from drawstreamd.plan import builtin, dsl
-from drawstreamd.plan.base import PlanBuffer, Planner, PlannerError
-from drawstreamd.render.scene import Scene, Upcoming
+from drawstreamd.moderation import audience_view
+from drawstreamd.plan import dsl
+from drawstreamd.planning import REPLAY_SOURCE, Job
+from drawstreamd.retry import Backoff
 from drawstreamd.systemd import Heartbeat
 
 if TYPE_CHECKING:
@@ -28,38 +35,18 @@ if TYPE_CHECKING:
     from drawstreamd.config import Settings
     from drawstreamd.events import EventBus
     from drawstreamd.gallery import Gallery
+    from drawstreamd.hud_feed import HudFeed
     from drawstreamd.journal import Journal
+    from drawstreamd.moderation import Gate
+    from drawstreamd.planning import Planning
     from drawstreamd.queue import DrawQueue
+    from drawstreamd.render.scene import Scene
 
 log = logging.getLogger("drawstreamd.worker")
 
-REPLAY_SOURCE = "replay"
-PROBE_INTERVAL_SEC = 30.0
-DEFAULT_DRAW_ESTIMATE_SEC = 20.0
+T = TypeVar("T")
 
-
-class VerdictLike(Protocol):
-    @property
-    def nsfw(self) -> bool: ...
-    @property
-    def rule(self) -> str | None: ...
-
-
-class GatekeeperLike(Protocol):
-    def check(self, text: str) -> VerdictLike: ...
-    def mask(self, text: str) -> str: ...
-
-
-class RemotePlanner(Planner, Protocol):
-    async def probe(self) -> bool: ...
-
-
-@dataclass
-class _Ahead:
-    item_id: int
-    buffer: PlanBuffer
-    scope: trio.CancelScope
-    rule: str | None
+__all__ = ["REPLAY_SOURCE", "Worker"]
 
 
 class Worker:
@@ -70,59 +57,58 @@ class Worker:
         journal: Journal,
         events: EventBus,
         scene: Scene,
-        gatekeeper: GatekeeperLike,
+        gate: Gate,
         gallery: Gallery,
-        llm: RemotePlanner | None = None,
+        planning: Planning,
+        feed: HudFeed,
     ) -> None:
         self.settings = settings
         self.queue = queue
         self.journal = journal
         self.events = events
         self.scene = scene
-        self.gatekeeper = gatekeeper
+        self.gate = gate
         self.gallery = gallery
-        self.llm = llm
-        self.builtin = builtin.BuiltinPlanner()
-        self.llm_online = llm is not None
+        self.planning = planning
+        self.feed = feed
+        feed.worker = self
         self.current: QueueItem | None = None
         self.phase = "idle"
         self.heartbeat = Heartbeat("worker")
         self._phase_scope: trio.CancelScope | None = None
-        self._phase_started = 0.0
-        self._ahead: _Ahead | None = None
-        self._ahead_starting = False
-        self._nursery: trio.Nursery | None = None
-        self._draw_times: list[float] = []
-        self._llm_lock = trio.Lock()
-        queue.discard_hooks.append(self._on_discard)
+        self._backoff = Backoff(base=1.0, cap=30.0, floor=0.5)
 
     # -- public surface (control commands) --------------------------------------------------
     def skip(self) -> bool:
-        """End the current drawing or hold at once; False when nothing is on."""
+        """End the current drawing or hold at once; False when nothing is on.
+
+        Its planning job is cancelled with it: the request to the model is closed and the
+        LLM is free for the next donation at once.
+        """
         if self._phase_scope is None or self.phase == "idle":
             return False
         self._phase_scope.cancel()
+        if self.current is not None:
+            self.planning.cancel(self.current.id)
         return True
 
     @property
     def planner_state(self) -> str:
-        if self.llm is None:
-            return "builtin"
-        return "llm" if self.llm_online else "llm offline: builtin"
+        return self.planning.state
+
+    @property
+    def llm(self) -> object | None:
+        return self.planning.llm
+
+    @property
+    def llm_online(self) -> bool:
+        return self.planning.llm_online
 
     def progress(self) -> float:
         return self.scene.hud.progress
 
     def remaining_sec(self) -> float:
-        """Time until the current item is done (drawing estimate + hold)."""
-        show = self.settings.SHOW_DURATION_SEC
-        p = self.scene.hud.progress
-        if self.phase == "holding":
-            return max(0.0, show * (1.0 - p))
-        if self.phase in ("planning", "drawing"):
-            est = self._draw_estimate()
-            return max(0.0, est * (1.0 - p)) + show
-        return 0.0
+        return self.feed.remaining_sec()
 
     async def replay(self, item_id: int) -> QueueItem | None:
         """Queue a past drawing again, with the plan it was drawn with."""
@@ -139,11 +125,7 @@ class Worker:
             currency=d.currency,
             amount_main=d.amount_main,
         )
-        await self.queue.submit(again)
-        for item in reversed(self.queue.pending.values()):
-            if item.donation is again:
-                return item
-        return None
+        return await self.queue.record(again)
 
     # -- the service ------------------------------------------------------------------------
     async def serve(
@@ -151,27 +133,53 @@ class Worker:
     ) -> None:
         """Draw queued donations forever, one at a time.
 
-        Hands back itself once running. Owns the look-ahead planning task and the LLM probe.
-        On cancellation the item in progress is journaled as interrupted (shielded).
+        Hands back itself once running. On cancellation the item in progress is journaled
+        as interrupted (shielded), to be drawn first on the next start.
         """
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._hud_queue_loop)
-            if self.llm is not None:
-                nursery.start_soon(self._probe_loop)
-            task_status.started(self)
-            while True:
-                self._set_phase("idle")
-                self.current = None
-                self.scene.idle()
-                with self.heartbeat.idle():
-                    item = await self.queue.next()
-                await self._process(item)
+        task_status.started(self)
+        while True:
+            self.current = None
+            self._set_phase("idle")
+            self.scene.idle()
+            with self.heartbeat.idle():
+                item = await self.queue.next()
+            if not await self._start(item):
+                continue
+            await self._process(item)
 
     def _set_phase(self, phase: str) -> None:
         self.heartbeat.beat()
         self.phase = phase
-        self._phase_started = trio.current_time()
+        self.feed.poke()
+
+    async def _start(self, item: QueueItem) -> bool:
+        """Journal that ``item`` is being planned; if the journal cannot, put it back."""
+        try:
+            await self.journal.set_status(item.id, Status.PLANNING)
+        except JournalWriteError as exc:
+            self.queue.put_back(item)
+            delay = self._backoff.next_delay()
+            log.error(kv("cannot start the next drawing", item=item.id, error=str(exc),
+                         retry_in_sec=round(delay, 1)))  # fmt: skip
+            with self.heartbeat.idle():
+                await trio.sleep(delay)
+            return False
+        self._backoff.reset()
+        item.status = Status.PLANNING
+        return True
+
+    async def _retry(self, what: str, write: Callable[[], Awaitable[T]]) -> T:
+        """A journal write that must land: retried with backoff until it does."""
+        backoff = Backoff(base=1.0, cap=30.0, floor=0.5)
+        while True:
+            try:
+                return await write()
+            except JournalWriteError as exc:
+                delay = backoff.next_delay()
+                log.error(kv("journal write failed, retrying", what=what, error=str(exc),
+                             retry_in_sec=round(delay, 1)))  # fmt: skip
+                with self.heartbeat.idle():
+                    await trio.sleep(delay)
 
     # -- one donation -----------------------------------------------------------------------
     async def _process(self, item: QueueItem) -> None:
@@ -179,49 +187,41 @@ class Worker:
         d = item.donation
         done = False
         try:
+            job = self.planning.start(item)
             with trio.CancelScope() as scope:
                 self._phase_scope = scope
-                buffer, rule = await self._start_plan(item)
-                item.rule = rule
                 started = trio.current_time()
-                # On screen first, journal after: a plan made during the last hold is drawing
-                # on the next frame; the HUD says the artist is thinking until a step comes.
+                shown = audience_view(item, self.settings, self.gate.words)
+                # On screen first: a plan made during the last hold is drawing on the next
+                # frame; the HUD says the artist is thinking until a step comes.
                 self.scene.begin(
-                    buffer,
-                    donor=self._shown(d.donor),
+                    job.buffer,
+                    donor=shown.donor,
                     amount=d.amount,
                     currency=d.currency,
-                    message=self._shown(d.message),
+                    message=shown.message,
                 )
-                self.events.emit(
-                    "started", item.id, donor=d.donor, message=d.message, origin=buffer.origin
-                )
+                self.events.emit("started", item.id, donor=d.donor, message=d.message)
                 self._set_phase("planning")
-                item.status = Status.PLANNING
-                await self.journal.set_status(item.id, Status.PLANNING, rule=rule)
-                await self._watch_steps(item, buffer)
+                await self._watch_steps(item, job)
             self._phase_scope = None
             if scope.cancelled_caught:
+                self.planning.cancel(item.id)
                 await self._finish(item, Status.SKIPPED, "skipped by operator")
                 done = True
                 return
             draw_sec = trio.current_time() - started
-            self._draw_times = [*self._draw_times[-9:], draw_sec]
-            plan = dsl.Plan(seed=buffer.seed, bg=buffer.bg, steps=list(buffer.steps))
-            plan_json = dsl.encode(plan)
-            await self.journal.set_status(item.id, Status.SHOWN, plan=plan_json)
+            self.feed.record_draw(draw_sec)
+            buffer = job.buffer
+            plan_json = dsl.encode(buffer.snapshot())
+            await self._retry(
+                "drawing shown",
+                lambda: self.journal.set_status(item.id, Status.SHOWN, plan=plan_json),
+            )
             item.status = Status.SHOWN
             done = True
-            await self.gallery.save(
-                item,
-                plan_json,
-                bytes(self.scene.canvas),
-                self.scene.width,
-                self.scene.height,
-                timings={"draw_sec": round(draw_sec, 3), "finished_at": time.time()},
-                origin=buffer.origin,
-                errors=buffer.errors,
-            )
+            self.planning.done(item.id)
+            await self._save(item, job, plan_json, draw_sec)
             self.events.emit(
                 "finished",
                 item.id,
@@ -235,6 +235,7 @@ class Worker:
                 log.exception("after-drawing step failed item=%s", item.id)
                 return
             log.exception("drawing failed item=%s", item.id)
+            self.planning.done(item.id)
             await self._finish(item, Status.FAILED, f"{type(exc).__name__}: {exc}")
             done = True
         finally:
@@ -242,18 +243,40 @@ class Worker:
             if not done:
                 # cancelled (shutdown): leave it for the next start, drawn first
                 with trio.CancelScope(shield=True), trio.move_on_after(5):
-                    await self.journal.set_status(item.id, Status.INTERRUPTED)
-                    item.status = Status.INTERRUPTED
+                    try:
+                        await self.journal.set_status(item.id, Status.INTERRUPTED)
+                        item.status = Status.INTERRUPTED
+                    except JournalWriteError as exc:
+                        log.error(kv("interrupted drawing not journaled", item=item.id,
+                                     error=str(exc)))  # fmt: skip
+
+    async def _save(self, item: QueueItem, job: Job, plan_json: bytes, draw_sec: float) -> None:
+        try:
+            await self.gallery.save(
+                item,
+                plan_json,
+                bytes(self.scene.canvas),
+                self.scene.width,
+                self.scene.height,
+                timings={"draw_sec": round(draw_sec, 3), "finished_at": time.time()},
+                origin=job.buffer.origin,
+                errors=job.buffer.errors,
+            )
+        except OSError as exc:
+            log.error(kv("gallery picture not saved", item=item.id, error=str(exc)))
 
     async def _finish(self, item: QueueItem, status: Status, reason: str) -> None:
         item.status = status
         item.reason = reason
-        await self.journal.set_status(item.id, status, reason=reason)
+        await self._retry(
+            f"drawing {status}", lambda: self.journal.set_status(item.id, status, reason=reason)
+        )
         self.events.emit(
             "skipped" if status is Status.SKIPPED else "failed", item.id, reason=reason
         )
 
-    async def _watch_steps(self, item: QueueItem, buffer: PlanBuffer) -> None:
+    async def _watch_steps(self, item: QueueItem, job: Job) -> None:
+        buffer = job.buffer
         async with trio.open_nursery() as nursery:
 
             async def announce() -> None:
@@ -272,7 +295,11 @@ class Worker:
                     await buffer.wait_changed()
             self._set_phase("drawing")
             item.status = Status.DRAWING
-            await self.journal.set_status(item.id, Status.DRAWING)
+            try:
+                await self.journal.set_status(item.id, Status.DRAWING)
+            except JournalWriteError as exc:
+                # still "planning" in the journal, which a restart treats the same way
+                log.warning(kv("drawing status not journaled", item=item.id, error=str(exc)))
             with self.heartbeat.idle():
                 await self.scene.wait_drawn()
             nursery.cancel_scope.cancel()
@@ -290,151 +317,13 @@ class Worker:
         self._phase_scope = None
 
     async def _look_ahead_loop(self) -> None:
-        while True:
-            self._look_ahead()
-            await self.queue.wait_changed()
-
-    # -- planning -----------------------------------------------------------------------------
-    async def _start_plan(self, item: QueueItem) -> tuple[PlanBuffer, str | None]:
-        """A buffer being filled for ``item`` (from the look-ahead when it has one)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            if ahead.item_id == item.id:
-                return ahead.buffer, ahead.rule
-            ahead.scope.cancel()
-        buffer, rule, job = await self._prepare(item)
-        if job is not None:
-            assert self._nursery is not None
-            self._nursery.start_soon(job, trio.CancelScope())
-        return buffer, rule
-
-    async def _prepare(
-        self, item: QueueItem
-    ) -> tuple[PlanBuffer, str | None, Callable[[trio.CancelScope], Awaitable[None]] | None]:
-        buffer = PlanBuffer()
-        d = item.donation
-        if d.source == REPLAY_SOURCE:
-            original = int(d.external_id.split(":", 1)[0])
-            raw = await self.journal.get_plan(original)
-            plan, _ = dsl.validate(raw) if raw is not None else (None, [])
-            buffer.fill(plan or builtin.error_card("replay: plan missing"), "replay")
-            return buffer, None, None
-        verdict = self.gatekeeper.check(d.message)
-        if verdict.nsfw:
-            log.info("gatekeeper blocked item=%s rule=%s", item.id, verdict.rule)
-            buffer.fill(builtin.too_small_card(), "gatekeeper")
-            return buffer, verdict.rule, None
-
-        async def job(scope: trio.CancelScope) -> None:
-            with scope:
-                await self._plan(d.message, buffer)
-
-        return buffer, None, job
-
-    async def _plan(self, message: str, buffer: PlanBuffer) -> None:
-        """Fill ``buffer``; always leaves it closed with at least one step."""
-        try:
-            if self.llm is not None and self.llm_online:
-                bound = self.settings.LLM_TIMEOUT_SEC * self.settings.LLM_ATTEMPTS + 5.0
-                async with self._llm_lock:
-                    with trio.move_on_after(bound) as cs:
-                        await self.llm.plan(message, buffer)
-                if cs.cancelled_caught:
-                    raise PlannerError(f"no complete plan within {bound:.0f} s")
-            else:
-                await self.builtin.plan(message, buffer)
-        except PlannerError as exc:
-            log.warning(kv("planner failed", error=str(exc), steps_so_far=len(buffer.steps)))
-            buffer.drop(f"planner: {exc}")
-        finally:
-            if not buffer.closed:
-                if not buffer.steps:
-                    buffer.fill(*builtin.plan_for(message))
-                else:
-                    buffer.close()
-
-    def _look_ahead(self) -> None:
         """Start planning the next queued donation while the current picture holds."""
-        nxt = self.queue.peek()
-        if nxt is None or self.queue.paused or self._nursery is None:
-            return
-        if self._ahead is not None or self._ahead_starting:
-            return
-        if self.llm is None or not self.llm_online:
-            return  # the builtin planner is instant: nothing to gain
-        nursery = self._nursery
-
-        async def start() -> None:
-            try:
-                buffer, rule, job = await self._prepare(nxt)
-                if self.queue.pending.get(nxt.id) is not nxt:
-                    return  # removed or taken meanwhile
-                scope = trio.CancelScope()
-                self._ahead = _Ahead(nxt.id, buffer, scope, rule)
-            finally:
-                self._ahead_starting = False
-            if job is not None:
-                await job(scope)
-
-        self._ahead_starting = True
-        nursery.start_soon(start)
-
-    def _on_discard(self, ids: set[int]) -> None:
-        if self._ahead is not None and self._ahead.item_id in ids:
-            self._ahead.scope.cancel()
-            self._ahead = None
-
-    # -- LLM health and HUD -----------------------------------------------------------------
-    async def _probe_loop(self) -> None:
-        assert self.llm is not None
-        announced = False
         while True:
-            online = await self.llm.probe()
-            if online != self.llm_online or not announced:
-                announced = True
-                self.llm_online = online
-                if online:
-                    log.info("llm endpoint answering endpoint=%s", self.settings.LLM_ENDPOINT)
-                    self.scene.update_hud(note="")
-                else:
-                    log.warning(
-                        "llm endpoint unreachable endpoint=%s: builtin planner until it answers",
-                        self.settings.LLM_ENDPOINT,
-                    )
-                    self.scene.update_hud(note="LLM offline: builtin pictures")
-                self.events.emit("planner", state=self.planner_state)
-            await trio.sleep(PROBE_INTERVAL_SEC)
-
-    def _shown(self, text: str) -> str:
-        """Text as the HUD shows it: profanity masked when HUD_MASK_PROFANITY is on."""
-        return self.gatekeeper.mask(text) if self.settings.HUD_MASK_PROFANITY else text
-
-    def _draw_estimate(self) -> float:
-        if self._draw_times:
-            return sum(self._draw_times) / len(self._draw_times)
-        return DEFAULT_DRAW_ESTIMATE_SEC
-
-    def upcoming(self) -> tuple[Upcoming, ...]:
-        per_item = self._draw_estimate() + self.settings.SHOW_DURATION_SEC
-        eta = self.remaining_sec()
-        out = []
-        for item in self.queue.preview():
-            d = item.donation
-            out.append(
-                Upcoming(
-                    self._shown(d.donor), self._shown(d.message), d.amount, d.currency, round(eta)
-                )
-            )
-            eta += per_item
-        return tuple(out)
-
-    async def _hud_queue_loop(self) -> None:
-        while True:
-            phase = "paused" if self.queue.paused and self.phase == "idle" else self.phase
-            self.scene.update_hud(queue_len=len(self.queue), upcoming=self.upcoming())
-            if phase == "paused":
-                self.scene.update_hud(phase="paused")
-            await trio.sleep(0.25)
+            changed = self.queue.changed()
+            nxt = self.queue.peek()
+            if nxt is not None and not self.queue.paused:
+                self.planning.start(nxt)
+            await changed.wait()
 
 
 def _op(step: dsl.Step) -> str:

@@ -1,4 +1,8 @@
-"""A real OpenAI-compatible server for tests: llama.cpp's ``llama-server`` with SmolLM2-135M.
+"""OpenAI-compatible servers for tests: llama.cpp's ``llama-server`` with SmolLM2-135M, and
+the fake (:mod:`drawstreamd.testing.fake_llm`).
+
+Fixtures: ``fake`` (a :class:`FakeLLM` serving on loopback for one test), ``http`` (an
+``httpx.AsyncClient``) and ``llama_server`` (below).
 
 ``.ci/build-llama-server.sh`` builds the binary and extracts the model into
 ``${DRAWSTREAMD_CACHE:-~/.cache/drawstreamd}/llama``; ``LLAMA_SERVER_BIN`` and
@@ -21,8 +25,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from drawstreamd.testing.fake_llm import FakeLLM
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
+
+    import trio
 
 BUILD_HINT = "run .ci/build-llama-server.sh (it builds llama-server and extracts the model)"
 START_TIMEOUT_SEC = 120.0
@@ -148,3 +156,17 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         yield server
     finally:
         stop(proc)
+
+
+@pytest.fixture
+async def fake(nursery: trio.Nursery) -> FakeLLM:
+    """The fake model server, serving ``fake-model`` until the test ends."""
+    server = FakeLLM(model="fake-model")
+    await nursery.start(server.serve)
+    return server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client

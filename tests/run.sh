@@ -21,7 +21,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-APT_PACKAGES=(mandoc groff-base man-db systemd chromium cmake g++ make nodejs npm)
+APT_PACKAGES=(mandoc groff-base man-db systemd chromium openssl cmake g++ make nodejs npm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -18,6 +23,14 @@ def drawstreamd_bin() -> str:
 
 def drawstreamctl_bin() -> str:
     return str(VENV_BIN / "drawstreamctl")
+
+
+def as_a_user(cmd: list[str]) -> list[str]:
+    """``cmd`` for which file modes count: root ignores permission bits unless it drops that
+    privilege."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
 
 
 def process_env(home: Path, **extra: str) -> dict[str, str]:
@@ -90,3 +103,32 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size_kb: int) -> Iterator[Path]:
+    """A real filesystem of ``size_kb`` (tmpfs) mounted at ``path``; needs root, as CI runs."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=0700", "tmpfs", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
+def fill_filesystem(path: Path) -> Path:
+    """Fill the filesystem under ``path`` to the last byte; delete the returned file to undo."""
+    filler = path / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+    return filler

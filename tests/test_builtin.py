@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan import builtin, dsl, library
 from drawstreamd.plan.base import PlanBuffer
 from drawstreamd.render.raster import color
 from drawstreamd.render.timeline import Timeline, render_at
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SUBJECTS = [
     "cat",
@@ -90,6 +94,10 @@ def test_each_subject_is_found_from_its_own_requests(name: str) -> None:
         ("розового кота", "cat"),  # a colour is not a rose
         ("кисулю", "cat"),
         ("смайлик", "smiley"),
+        ("🙂🙂", "smiley"),  # an emoji is a word of its own
+        ("котик 🐱", "cat"),
+        ("❤️❤️❤️", "heart"),
+        ("<3", "heart"),
     ],
 )
 def test_keywords_follow_word_forms(message: str, name: str) -> None:
@@ -106,7 +114,7 @@ def test_keywords_follow_word_forms(message: str, name: str) -> None:
         "category theory",
         "домофон",
         "",
-        "🙂🙂",
+        "🧿🪬",
         "мечта",
         "кисель",
         "мы ели",
@@ -131,8 +139,6 @@ def test_each_library_plan_draws_a_real_picture(name: str) -> None:
     assert 0.08 * len(px) < painted < 0.95 * len(px)
     tl = Timeline.of(plan)
     assert 1000 <= tl.total_ms <= dsl.LIMITS.TOTAL_MS
-    # Compact enough to serve as a few-shot example.
-    assert len(dsl.encode(plan)) < 1600
 
 
 def test_library_pictures_are_all_different() -> None:
@@ -173,7 +179,7 @@ def test_short_messages_are_written_big_and_long_ones_shortened() -> None:
 
 
 def test_empty_or_unprintable_messages_still_make_a_card() -> None:
-    for message in ("", "   ", "🦄🌈", "\x00\x07"):
+    for message in ("", "   ", "🧿🪬", "\x00\x07"):
         card = builtin.text_card(message)
         assert _ink(card)
 
@@ -195,14 +201,14 @@ async def test_builtin_planner_draws_a_match_or_a_text_card() -> None:
         cat = PlanBuffer()
         await planner.plan("нарисуй котика", cat)
         other = PlanBuffer()
-        await planner.plan("единорог", other)
+        await planner.plan("бармаглот", other)
     assert cat.closed
     assert cat.origin == "builtin"
     assert cat.steps == builtin.LIBRARY["cat"].plan.steps
     assert cat.seed == builtin.LIBRARY["cat"].plan.seed
     assert other.closed
     assert other.origin == "card"
-    assert other.steps == builtin.text_card("единорог").steps
+    assert other.steps == builtin.text_card("бармаглот").steps
 
 
 def test_few_shot_pairs_are_valid_compact_plans_in_both_languages() -> None:
@@ -218,4 +224,126 @@ def test_few_shot_pairs_are_valid_compact_plans_in_both_languages() -> None:
         assert builtin.match(ask) is not None
         assert json.loads(raw)["v"] == 1
         assert " " not in raw.replace('"t":"', "")
-    assert len(builtin.few_shot(100)) == len(builtin.LIBRARY)
+    assert len(builtin.few_shot(len(builtin.LIBRARY) + 5)) == len(builtin.LIBRARY)
+
+
+# ---------------------------------------------------------------------------- examples per request
+def _asks(pairs: list[tuple[str, str]]) -> list[str]:
+    return [ask for ask, _ in pairs]
+
+
+def test_a_kitten_request_is_shown_the_cat() -> None:
+    pairs = builtin.examples_for("нарисуй котёночка пж", 3)
+    assert len(pairs) == 3
+    assert pairs[0] == ("нарисуй кота", builtin.LIBRARY["cat"].example)
+    english = builtin.examples_for("a cute kitten please", 3)
+    assert english[0] == ("draw a cat", builtin.LIBRARY["cat"].example)
+    assert all(ask.isascii() for ask in _asks(english))
+
+
+def test_examples_follow_the_subjects_a_request_names_in_order() -> None:
+    pairs = builtin.examples_for("нарисуй яблоко и собаку", 3)
+    assert _asks(pairs)[:2] == [builtin.LIBRARY["apple"].asks[0], builtin.LIBRARY["dog"].asks[0]]
+
+
+def test_the_last_example_is_composed_with_use_steps() -> None:
+    for message in ("нарисуй ракету", "draw a rocket", "qwxz"):
+        ask, answer = builtin.examples_for(message, 3)[-1]
+        assert ask in builtin.COMPOSED_ASKS
+        written = json.loads(answer)
+        assert [s["op"] for s in written["steps"]] == ["use", "use"]
+        plan, reasons = dsl.validate(answer)
+        assert reasons == []
+        assert plan == builtin.picture(ask)
+
+
+def test_a_request_like_nothing_in_the_library_gets_the_default_examples() -> None:
+    pairs = builtin.examples_for("нарисуй qwxz", 3)
+    defaults = [builtin.LIBRARY[n].asks[0] for n in builtin.DEFAULT_EXAMPLES[:2]]
+    assert _asks(pairs)[:2] == defaults
+
+
+def _subject(ru: list[str], en: list[str], colour: str) -> str:
+    return json.dumps(
+        {
+            "kw": [*ru, *en],
+            "ask": [f"нарисуй {ru[0].removesuffix('*')}", f"draw a {en[0].removesuffix('*')}"],
+            "plan": {
+                "v": 1,
+                "seed": 1,
+                "bg": "black",
+                "steps": [{"op": "circle", "x": 48, "y": 48, "r": 30, "c": colour}],
+            },
+        }
+    )
+
+
+def _library_of(root: Path, files: dict[str, str]) -> dict[str, library.Entry]:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, "utf-8")
+    return library.load(root)
+
+
+def test_examples_are_the_subjects_closest_to_the_request(tmp_path: Path) -> None:
+    """A tiny library of our own: a hedgehog request is shown the hedgehog, even misspelt
+    or in a word form its keywords miss; the next closest subjects fill the rest."""
+    files = {
+        "animals/hedgehog.json": _subject(["ёжик*", "ежа", "ежу"], ["hedgehog*"], "brown"),
+        "animals/hedge_fund.json": _subject(["хедж*"], ["hedge"], "green"),
+        "animals/fox.json": _subject(["лис*"], ["fox", "foxes"], "orange"),
+        "places/house.json": _subject(["домик*"], ["house"], "red"),
+        "animals/cat.json": _subject(["котик*"], ["cat"], "yellow"),
+        "vehicles/rocket.json": _subject(["ракет*"], ["rocket"], "white"),
+    }
+    lib = _library_of(tmp_path, files)
+    assert builtin.nearest("нарисуй ёжика", 1, lib) == ["hedgehog"]
+    assert builtin.nearest("нарисуй ежжика пж", 1, lib) == ["hedgehog"]  # a typo
+    assert builtin.nearest("нарисуй ежиху", 1, lib) == ["hedgehog"]  # a form not listed
+    assert builtin.nearest("draw a hedgehgo", 1, lib) == ["hedgehog"]
+    assert builtin.nearest("draw a hedgehog", 2, lib) == ["hedgehog"]  # "hedge" is not alike
+    assert builtin.nearest("draw a hedge hog", 2, lib) == ["hedge_fund", "hedgehog"]
+    assert builtin.nearest("лисичка и ёжик", 2, lib) == ["fox", "hedgehog"]
+    assert builtin.nearest("нарисуй бегемота", 2, lib) == []
+    pairs = builtin.examples_for("draw a hedgehog", 3, lib)
+    assert pairs[0] == ("draw a hedgehog", lib["hedgehog"].example)
+    assert _asks(pairs) == ["draw a hedgehog", "draw a cat", builtin.COMPOSED_ASKS[1]]
+    assert [s["n"] for s in json.loads(pairs[2][1])["steps"]] == ["cat"]  # no crown here
+
+
+def test_the_examples_stay_within_their_byte_budget() -> None:
+    for message in ("нарисуй кота и собаку и дом", "draw a rocket", "звезда", "qwxz"):
+        pairs = builtin.examples_for(message, 3)
+        subjects = pairs[:-1]
+        assert sum(len(plan.encode()) for _, plan in subjects) <= builtin.EXAMPLE_BYTES
+        assert pairs[-1][0] in builtin.COMPOSED_ASKS
+
+
+def test_a_subject_too_big_for_the_budget_is_passed_over(tmp_path: Path) -> None:
+    big = json.loads(_subject(["громадин*"], ["giant"], "red"))
+    circle = big["plan"]["steps"][0]
+    big["plan"]["steps"] = [{**circle, "x": i % 90, "r": 1 + i % 9} for i in range(120)]
+    files = {
+        "animals/giant.json": json.dumps(big),
+        "animals/cat.json": _subject(["котик*"], ["cat"], "yellow"),
+    }
+    lib = _library_of(tmp_path, files)
+    assert len(lib["giant"].example.encode()) > builtin.EXAMPLE_BYTES
+    assert builtin.nearest("draw a giant", 1, lib) == ["giant"]
+    assert _asks(builtin.examples_for("draw a giant", 3, lib))[0] == "draw a cat"
+
+
+def test_a_subject_the_model_could_not_have_written_is_not_shown(tmp_path: Path) -> None:
+    """An example with more points in a step than the model's grammar allows would teach it
+    what it cannot write."""
+    wavy = json.loads(_subject(["волн*"], ["wave"], "blue"))
+    wavy["plan"]["steps"] = [
+        {"op": "line", "p": [[x, 40 + (x % 7)] for x in range(0, 96, 2)], "c": "blue", "w": 3}
+    ]
+    files = {
+        "nature/wave.json": json.dumps(wavy),
+        "animals/cat.json": _subject(["котик*"], ["cat"], "yellow"),
+    }
+    lib = _library_of(tmp_path, files)
+    assert _asks(builtin.examples_for("draw a wave", 3, lib))[0] == "draw a wave"
+    assert _asks(builtin.examples_for("draw a wave", 3, lib, points=32))[0] == "draw a cat"

@@ -10,6 +10,7 @@ import contextlib
 import shutil
 import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,16 +25,17 @@ from drawstreamd.events import EventBus
 from drawstreamd.gallery import Gallery
 from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
-from drawstreamd.queue import DrawQueue
+from drawstreamd.pipeline import Pipeline
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
-from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from drawstreamd.config import Settings
     from drawstreamd.model import Event
+    from drawstreamd.queue import DrawQueue
+    from drawstreamd.worker import Worker
 
 
 @dataclass
@@ -87,13 +89,16 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
     run_dir = Path(tempfile.mkdtemp(prefix="dsctl-", dir="/tmp"))
     try:
         events = EventBus()
-        queue = DrawQueue(journal, events)
         scene = Scene(cfg.CANVAS_W, cfg.CANVAS_H, cfg.DEFAULT_STEP_DURATION_MS)
-        worker = Worker(
-            cfg, queue, journal, events, scene, Gatekeeper(), Gallery(state / "gallery")
+        pipeline = Pipeline.build(
+            cfg, journal, events, scene, Gallery(state / "gallery"), Gatekeeper()
         )
+        queue, worker = pipeline.queue, pipeline.worker
         renderer = Renderer(cfg, scene, window=False)
-        commands = Commands(cfg, queue, journal, worker, events, frames=renderer)
+        commands = Commands(
+            cfg, queue, journal, worker, events, frames=renderer,
+            moderation=pipeline.moderation,
+        )  # fmt: skip
         st = Stack(cfg, journal, events, queue, worker, commands, tmp_path, run_dir)
         async with trio.open_nursery() as nursery, events.subscribe() as sub:
 
@@ -104,7 +109,7 @@ async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack
 
             nursery.start_soon(spy)
             await nursery.start(renderer.serve)
-            await nursery.start(worker.serve)
+            await nursery.start(pipeline.serve)
             yield st
             nursery.cancel_scope.cancel()
     finally:
@@ -191,15 +196,29 @@ async def test_remove_unknown_id_is_no_exist_and_replay_needs_a_plan(tmp_path: P
 
 
 async def test_stats_tell_how_smooth_the_picture_is(tmp_path: Path) -> None:
-    with trio.fail_after(10):
-        async with open_stack(tmp_path) as st:
+    with trio.fail_after(20):
+        async with open_stack(tmp_path, DEFAULT_STEP_DURATION_MS=150, FRAME_RATE=60) as st:
+            await trio.sleep(0.3)
+            time.sleep(0.1)  # noqa: ASYNC251 - the process stalls while nothing moves: no stutter
+            await trio.sleep(0.3)
+            idle = await st.commands.stats(10)
+            assert (idle.frames, idle.late) == (0, 0)  # a still screen is not redrawn
+            item = await st.commands.donate("кот")
+            await st.wait_for("started", item.id)
             await trio.sleep(0.5)
-            stats = await st.commands.stats(0.3)
-            assert 0 < stats.seconds <= 0.3
-            assert stats.frames >= 2
-            assert stats.fps > 0
+            time.sleep(0.1)  # noqa: ASYNC251 - ...and while it draws: a late frame
+            await st.wait_for("finished", item.id)
+            await trio.sleep(0.5)  # the picture holds: no frames counted
+            stats = await st.commands.stats(60)
+            assert 1.0 < stats.seconds < 10
+            assert stats.frames >= stats.seconds * st.settings.FRAME_RATE * 0.8
+            assert stats.fps == pytest.approx(st.settings.FRAME_RATE, rel=0.2)
+            assert stats.late >= 1
+            assert stats.interval_max_ms >= 90
             assert stats.interval_p50_ms <= stats.interval_p99_ms <= stats.interval_max_ms
-            assert 0 <= stats.late_percent <= 100
+            assert 0 < stats.late_percent < 20
+            recent = await st.commands.stats(0.3)
+            assert 0 < recent.seconds <= 0.3
             for bad in (0.0, -1.0, 61.0):
                 with pytest.raises(CommandError) as err:
                     await st.commands.stats(bad)

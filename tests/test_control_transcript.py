@@ -27,6 +27,7 @@ SESSION = (
     "pause",
     'donate "нарисуй кота" Маша 150 RUB',
     'donate "a little house with a tree" Kate 10 EUR',
+    'donate "draw a swastika flag" troll 50 RUB',
     "queue",
     "remove 2",
     "remove 2",

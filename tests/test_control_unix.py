@@ -109,6 +109,7 @@ async def test_status_queue_and_donate_transcript(tmp_path: Path) -> None:
                 "progress: 0.0",
                 "remaining_sec: 0.0",
                 "planner: builtin",
+                "journal: ok",
                 "OK",
             ]
             assert await c.ask("pause") == ["paused: 1", "OK"]
@@ -122,7 +123,16 @@ async def test_status_queue_and_donate_transcript(tmp_path: Path) -> None:
             assert reply[:2] == ["paused: 1", "length: 2"]
             assert [line for line in reply if line.startswith("id: ")] == ["id: 1", "id: 2"]
             assert "donor: Anonymous" in reply
+            assert "verdict: allowed" in reply
             assert len(st.queue) == 2
+            # operators see what the gatekeeper refused, and why (viewers never do)
+            reply = await c.ask('donate "draw a swastika flag" troll')
+            assert 'message: draw a swastika flag' in reply
+            assert "verdict: refused" in reply
+            assert "rule: hate:swastika" in reply
+            history = await c.ask("history 1")
+            assert "verdict: refused" in history
+            assert "rule: hate:swastika" in history
 
 
 async def test_errors_are_acks_and_the_connection_lives_on(tmp_path: Path) -> None:
@@ -219,7 +229,9 @@ async def test_idle_reports_events_and_noidle_ends_it(tmp_path: Path) -> None:
             reply = await c.reply()
             assert reply[0] == "changed: queued"
             assert reply[1] == "item_id: 1"
-            assert reply[-2].startswith('data: {"amount":0.0,"currency":"RUB","donor":"Anonymous"')
+            assert reply[-2].startswith('data: {"amount":0.0,"approval":null,"check":"off"')
+            assert '"message":"кот"' in reply[-2]
+            assert '"verdict":"allowed"' in reply[-2]
             assert reply[-1] == "OK"
             # events that happen between two idles are kept for the next one
             await other.ask("resume")

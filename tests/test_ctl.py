@@ -17,6 +17,7 @@ from test_control_harness import Stack, open_stack
 from test_control_unix import serve_stack
 
 from drawstreamd import ctl
+from drawstreamd.control.auth import Credentials
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -73,6 +74,7 @@ async def test_status_is_the_default_and_json_is_typed(tmp_path: Path) -> None:
                 "progress": 0.0,
                 "remaining_sec": 0.0,
                 "planner": "builtin",
+                "journal": "ok",
             }
 
 
@@ -232,6 +234,56 @@ async def test_token_prints_the_generated_token(
         assert (await run_ctl("token")).out == "s3cret\n"
 
 
+async def test_token_rotate_replaces_the_token_the_daemon_holds(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with daemon(tmp_path) as (st, sock):
+            run = await run_ctl("--socket", sock, "token", "--rotate")
+            assert run.code == 1
+            assert run.err == "drawstreamctl: the HTTP API is not running\n"
+            path = tmp_path / "api_token"
+            path.write_text("old-token\n")
+            st.commands.credentials = Credentials("old-token", path=path)
+            run = await run_ctl("--socket", sock, "token", "--rotate")
+            assert run.code == 0, run.err
+            new = run.out.strip()
+            assert new != "old-token"
+            assert path.read_text() == new + "\n"
+            assert st.commands.credentials.matches(new)
+            assert not st.commands.credentials.matches("old-token")
+            as_json = (await run_ctl("--socket", sock, "token", "--rotate", "--json")).json()
+            assert as_json["rotated"] is True
+            assert as_json["token"] == path.read_text().strip() != new
+            st.commands.credentials = Credentials("configured", path=None)
+            run = await run_ctl("--socket", sock, "token", "--rotate")
+            assert run.code == 1
+            assert "API_TOKEN from the configuration: change it there" in run.err
+
+
+async def test_mod_url_prints_an_address_with_a_one_time_code(tmp_path: Path) -> None:
+    with trio.fail_after(20):
+        async with daemon(tmp_path) as (st, sock):
+            creds = Credentials("the-token", path=None)
+            st.commands.credentials = creds
+            run = await run_ctl("--socket", sock, "mod-url")
+            assert run.code == 1
+            assert "not listening yet" in run.err
+            creds.port = 8765
+            run = await run_ctl("--socket", sock, "mod-url")
+            assert run.code == 0, run.err
+            url, code = run.out.strip().split("#code=")
+            assert url == "http://127.0.0.1:8765/mod"
+            assert creds.redeem(code) == "the-token"
+            assert creds.redeem(code) is None
+            as_json = (
+                await run_ctl("--socket", sock, "mod-url", "--host", "localhost", "--json")
+            ).json()
+            assert as_json["url"].startswith("http://localhost:8765/mod#code=")
+            assert as_json["expires_in_sec"] == 600
+            run = await run_ctl("--socket", sock, "mod-url", "--host", "phone.lan")
+            assert run.code == 1
+            assert "add it to API_ALLOWED_HOSTS" in run.err
+
+
 def test_default_socket_follows_the_daemons_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     from drawstreamd import config
 
@@ -281,6 +333,9 @@ def test_every_subcommand_parses_alone_as_in_the_full_parser() -> None:
         ["events", "queued", "started"],
         ["stats", "2"],
         ["token", "--state-dir", "/s"],
+        ["token", "--rotate", "--socket", "/x"],
+        ["mod-url", "--host", "phone.lan"],
+        ["mod-url", "--json"],
         ["--timeout", "3", "skip"],
     ]
     for argv in cases:

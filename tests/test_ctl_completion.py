@@ -58,6 +58,9 @@ def test_options_per_subcommand() -> None:
     assert complete("donate", "--") == ["--amount", "--currency", "--help", "--json", "--name",
                                         "--socket"]  # fmt: skip
     assert "--offset" in complete("history", "--")
+    assert complete("token", "--") == ["--help", "--json", "--rotate", "--socket", "--state-dir"]
+    assert complete("mod-url", "--") == ["--help", "--host", "--json", "--socket"]
+    assert complete("mod-url", "--host", "") == []  # a name the user knows, not a file
     assert complete("--socket", "") == ["FILES"]
     assert complete("--socket", "/x.sock", "sta") == ["stats", "status"]
 

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from support import DaemonProcess, drawstreamd_bin, process_env
+from support import DaemonProcess, as_a_user, drawstreamd_bin, process_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -211,12 +211,8 @@ def test_state_dir_without_write_permission(clean_env: Path, tmp_path: Path) -> 
     locked = tmp_path / "read-only"
     locked.mkdir()
     os.chmod(locked, 0o555)
-    cmd = [drawstreamd_bin(), "--headless", "--state-dir", str(locked)]
-    if os.geteuid() == 0:
-        # root ignores permission bits; drop that privilege so the mode counts as for a user
-        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
     proc = subprocess.run(
-        cmd,
+        as_a_user([drawstreamd_bin(), "--headless", "--state-dir", str(locked)]),
         env=process_env(clean_env, API_PORT="0"),
         capture_output=True,
         text=True,

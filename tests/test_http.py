@@ -16,7 +16,8 @@ import trio.testing
 import trio_websocket
 from test_control_harness import Stack, free_port, open_stack
 
-from drawstreamd.control.http import HttpConfigError, ensure_api_token, serve_http
+from drawstreamd.control.auth import HttpConfigError, ensure_api_token
+from drawstreamd.control.http import serve_http
 from drawstreamd.control.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -59,28 +60,40 @@ async def api(
             stop.set()
 
 
-async def test_reading_needs_no_token(tmp_path: Path) -> None:
+async def test_reading_needs_the_token(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with api(tmp_path) as a:
             await a.st.commands.pause()
             await a.st.commands.donate("кот", "Маша")
-            r = await a.client.get("/status")
+            for path in ("/status", "/queue", "/history", "/stats", "/current"):
+                for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": a.token}):
+                    r = await a.client.get(path, headers=headers)
+                    assert r.status_code == 401, (path, headers)
+                    assert r.headers["www-authenticate"].startswith("Bearer")
+                    assert r.json()["error"] == "permission"
+                    assert "Маша" not in r.text
+            r = await a.client.get("/status", headers=a.auth())
             assert r.status_code == 200
             assert r.headers["content-type"] == "application/json"
             assert r.json()["queue_length"] == 1
-            r = await a.client.get("/queue")
+            r = await a.client.get("/queue", headers=a.auth())
             assert [i["donor"] for i in r.json()["items"]] == ["Маша"]
-            r = await a.client.get("/history", params={"limit": 1})
+            r = await a.client.get("/history", params={"limit": 1}, headers=a.auth())
             assert len(r.json()["items"]) == 1
-            r = await a.client.get("/health")
-            assert r.json()["protocol"] == "1.0"
-            r = await a.client.get("/stats", params={"seconds": 1})
-            assert r.json()["frames"] > 0
-            r = await a.client.get("/current")
+            r = await a.client.get("/stats", params={"seconds": 1}, headers=a.auth())
+            assert r.json()["frames"] == 0  # paused before anything moved: no frames to count
+            r = await a.client.get("/current", headers={"Authorization": f"bearer {a.token}"})
             assert r.json() == {"state": "idle", "progress": 0.0, "remaining_sec": 0.0} | {
                 k: None
-                for k in ("id", "status", "donor", "message", "amount", "currency", "source")
+                for k in (
+                    "id", "status", "donor", "message", "amount", "currency", "source",
+                    "verdict", "rule", "name_rule", "check",
+                )
             }
+            # public: is it up, and what does it offer
+            r = await a.client.get("/health")
+            assert r.json()["protocol"] == "1.0"
+            assert (await a.client.get("/openapi.json")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -220,16 +233,15 @@ async def test_wrong_methods_and_paths_are_4xx_json(
                 assert r.headers["allow"]
 
 
-async def test_non_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:
+async def test_a_network_address_with_a_short_token_refuses_to_start(tmp_path: Path) -> None:
     with trio.fail_after(20):
-        async with open_stack(tmp_path, API_HOST="0.0.0.0") as st:
-            with pytest.raises(HttpConfigError, match="without API_TOKEN"):
+        async with open_stack(tmp_path, API_HOST="0.0.0.0", API_TOKEN="configured") as st:
+            with pytest.raises(HttpConfigError, match=r"API_TOKEN is too short.*openssl rand"):
                 await serve_http(
                     st.settings, st.commands, st.events, shutdown_trigger=trio.sleep_forever
                 )
             assert not (st.settings.STATE_DIR / "api_token").exists()
-    async with open_stack(tmp_path, API_HOST="0.0.0.0", API_TOKEN="configured") as st:
-        assert ensure_api_token(st.settings) == "configured"
+            assert ensure_api_token(st.settings) == "configured"
 
 
 async def test_events_websocket_streams_events_and_closes_1001_on_shutdown(
@@ -242,7 +254,11 @@ async def test_events_websocket_streams_events_and_closes_1001_on_shutdown(
             async with stream, trio.open_nursery() as nursery:
                 # our own stream, closed by us: trio-websocket leaves it to the GC here
                 ws = await trio_websocket.wrap_client_stream(
-                    nursery, stream, host, "/api/v1/events?kinds=queued,paused,finished"
+                    nursery,
+                    stream,
+                    host,
+                    "/api/v1/events?kinds=queued,paused,finished",
+                    extra_headers=[(b"Authorization", f"Bearer {a.token}".encode())],
                 )
                 await trio.sleep(0.1)  # the subscription is made right after accept
                 await a.st.commands.pause()
@@ -278,9 +294,11 @@ async def test_events_websocket_refuses_unknown_kinds(tmp_path: Path) -> None:
 async def test_a_flooding_client_gets_429_with_retry_after(tmp_path: Path) -> None:
     with trio.fail_after(20):
         async with api(tmp_path, limiter=RateLimiter(rate=0.1, burst=3)) as a:
-            codes = [(await a.client.get("/status")).status_code for _ in range(5)]
+            codes = [
+                (await a.client.get("/status", headers=a.auth())).status_code for _ in range(5)
+            ]
             assert codes == [200, 200, 200, 429, 429]
-            r = await a.client.get("/status")
+            r = await a.client.get("/status", headers=a.auth())
             assert r.status_code == 429
             assert int(r.headers["retry-after"]) >= 1
             assert r.json()["error"] == "busy"
@@ -300,6 +318,17 @@ async def test_openapi_document_lists_every_route(tmp_path: Path) -> None:
             }  # fmt: skip
             donate = doc["paths"]["/api/v1/donations"]["post"]
             assert donate["security"] == [{"bearer": []}]
+            public = {"/api/v1/health", "/api/v1/signin", "/api/v1/openapi.json"}
+            for path, ops in doc["paths"].items():
+                for op in ops.values():
+                    expected = [] if path in public else [{"bearer": []}]
+                    assert op["security"] == expected, path
+                    never_401 = path in ("/api/v1/health", "/api/v1/openapi.json")
+                    assert ("401" in op["responses"]) is not never_401, path
+            signin = doc["paths"]["/api/v1/signin"]["post"]
+            assert doc["components"]["schemas"]["SigninRequest"]["required"] == ["code"]
+            assert set(signin["responses"]) >= {"200", "401", "429"}
+            assert "first message" in doc["info"]["description"]
             body = doc["components"]["schemas"]["DonateRequest"]
             assert body["required"] == ["message"]
             assert body["properties"]["message"]["maxLength"] == 500
@@ -352,7 +381,9 @@ async def test_event_socket_clients_leaving_abruptly_are_quiet(
             for _ in range(3):
                 stream = await trio.open_tcp_stream(host, int(port))
                 async with stream, trio.open_nursery() as nursery:
-                    await trio_websocket.wrap_client_stream(nursery, stream, host, "/api/v1/events")
+                    await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, f"/api/v1/events?token={a.token}"
+                    )
                     await trio.sleep(0.05)
                     await a.st.commands.donate("кот")  # events on their way as it leaves
                     nursery.cancel_scope.cancel()
@@ -397,9 +428,11 @@ async def test_a_flood_never_refuses_the_overlay(tmp_path: Path) -> None:
                         limiter=RateLimiter(rate=0.1, burst=1),
                     )
                 )
+                token = (st.settings.STATE_DIR / "api_token").read_text().strip()
+                auth = {"Authorization": f"Bearer {token}"}
                 async with httpx.AsyncClient(base_url=urls[0]) as client:
-                    assert (await client.get("/api/v1/status")).status_code == 200
-                    assert (await client.get("/api/v1/status")).status_code == 429
+                    assert (await client.get("/api/v1/status", headers=auth)).status_code == 200
+                    assert (await client.get("/api/v1/status", headers=auth)).status_code == 429
                     for _ in range(5):
                         assert (await client.get("/overlay/")).status_code == 200
                 stop.set()
@@ -420,8 +453,10 @@ async def test_one_client_gets_at_most_16_event_sockets(tmp_path: Path) -> None:
                 for _ in range(16):
                     stream = await trio.open_tcp_stream(host, int(port))
                     await stack.enter_async_context(stream)
-                    await trio_websocket.wrap_client_stream(nursery, stream, host, "/api/v1/events")
-                r = await a.client.get("/events", headers=upgrade)
+                    await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, f"/api/v1/events?token={a.token}"
+                    )
+                r = await a.client.get("/events", headers=upgrade | a.auth())
                 assert r.status_code == 429
                 assert "16 event sockets" in r.json()["message"]
                 nursery.cancel_scope.cancel()
@@ -430,9 +465,35 @@ async def test_one_client_gets_at_most_16_event_sockets(tmp_path: Path) -> None:
                 stream = await trio.open_tcp_stream(host, int(port))
                 async with stream:
                     ws = await trio_websocket.wrap_client_stream(
-                        nursery, stream, host, "/api/v1/events?kinds=queued"
+                        nursery, stream, host, f"/api/v1/events?kinds=queued&token={a.token}"
                     )
                     await trio.sleep(0.1)
                     await a.st.commands.donate("кот")
                     assert json.loads(await ws.get_message())["kind"] == "queued"
+                    nursery.cancel_scope.cancel()
+
+
+async def test_an_events_socket_that_sends_no_token_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drawstreamd.control import http
+
+    monkeypatch.setattr(http, "WS_TOKEN_WAIT_SEC", 0.5)
+    with trio.fail_after(20):
+        async with api(tmp_path) as a:
+            host, port = a.url.removeprefix("http://").rsplit(":", 1)
+            for stop in (False, True):
+                stream = await trio.open_tcp_stream(host, int(port))
+                async with stream, trio.open_nursery() as nursery:
+                    ws = await trio_websocket.wrap_client_stream(
+                        nursery, stream, host, "/api/v1/events"
+                    )
+                    if stop:
+                        a.stop.set()  # shutdown while it waits: 1001, at once
+                    with trio.fail_after(2), pytest.raises(trio_websocket.ConnectionClosed) as c:
+                        await ws.get_message()
+                    assert c.value.reason is not None
+                    code, why = (1001, "shutting down") if stop else (1008, "no token")
+                    assert c.value.reason.code == code
+                    assert why in str(c.value.reason.reason)
                     nursery.cancel_scope.cancel()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+import subprocess
+import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -13,13 +16,10 @@ import trio
 
 from drawstreamd.config import Settings
 from drawstreamd.plan import builtin, dsl, prompt
-from drawstreamd.plan.base import PlanBuffer, PlannerError
+from drawstreamd.plan.base import MAX_ERRORS, PlanBuffer, PlannerError
 from drawstreamd.plan.llm import TEXT_CAP, LLMError, OpenAIPlanner
 from drawstreamd.retry import Backoff
 from drawstreamd.testing.fake_llm import FakeLLM, Reply, unaccepting_listener
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
 
 PLAN_JSON = builtin.few_shot(1)[0][1]
 PLAN = json.loads(PLAN_JSON)
@@ -37,19 +37,6 @@ EXPECTED = _expected()
 @pytest.fixture(autouse=True)
 def _llm_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "drawstreamd.llm")
-
-
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeLLM:
-    server = FakeLLM(model="fake-model")
-    await nursery.start(server.serve)
-    return server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def make_planner(
@@ -189,6 +176,88 @@ async def test_planning_can_be_cancelled_midstream_and_the_next_plan_still_works
         await planner.plan("cat", again)
     assert again.closed
     assert len(again.steps) == len(EXPECTED.steps)
+
+
+async def test_cancelling_a_plan_closes_its_request_at_once(
+    fake: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    # An operator's skip cancels the task planning: the server must see the connection go
+    # (it stops generating), not keep writing to a client that no longer reads.
+    fake.push(Reply(content=PLAN_JSON, per_char=0.1))
+    out = PlanBuffer()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(make_planner(http, fake.url).plan, "cat", out)
+            await fake.wait_until(lambda f: f.open_streams == 1)
+            await trio.sleep(0.5)  # a few characters in
+            nursery.cancel_scope.cancel()
+        cancelled_at = trio.current_time()
+        with trio.fail_after(1):
+            await fake.wait_until(lambda f: f.closed_by_client == 1)
+    assert trio.current_time() - cancelled_at < 1
+    assert fake.open_streams == 0
+    assert fake.completed == 0
+    assert not out.closed
+
+
+async def test_the_response_is_closed_right_after_done(
+    fake: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    # A server that keeps the response open after [DONE] (keep-alive comments): the plan is
+    # complete, so planning returns at once instead of reading on until the total timeout.
+    fake.push(Reply(content=PLAN_JSON, linger=True))
+    out = PlanBuffer()
+    with trio.fail_after(20):
+        await make_planner(http, fake.url, timeout=10.0).plan("cat", out)
+        started = trio.current_time()
+        with trio.fail_after(1):
+            await fake.wait_until(lambda f: f.closed_by_client == 1)
+    assert trio.current_time() - started < 1
+    assert out.closed
+    assert len(out.steps) == len(EXPECTED.steps)
+
+
+async def test_the_response_is_closed_as_soon_as_the_step_limit_is_reached(
+    fake: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    # 200 steps streamed slowly: at the 3-step limit the rest is neither read nor waited for.
+    fake.push(Reply(content=plan_with([PLAN["steps"][0]] * 200), chunk_chars=20, delay=0.02))
+    out = PlanBuffer()
+    start = trio.current_time()
+    with trio.fail_after(20):
+        await make_planner(http, fake.url, LLM_MAX_STEPS=3).plan("cat", out)
+        with trio.fail_after(1):
+            await fake.wait_until(lambda f: f.closed_by_client == 1)
+    assert trio.current_time() - start < 5  # the whole reply takes over 10 s to send
+    assert len(out.steps) == 3
+    assert any("3-step limit" in e for e in out.errors)
+
+
+async def test_a_line_that_never_ends_is_refused_and_closed(
+    fake: FakeLLM, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.push(Reply(content=PLAN_JSON, endless_line=10 * 1024 * 1024))
+    with trio.fail_after(20):
+        err = await fails_with(make_planner(http, fake.url), PlanBuffer(), "invalid_chunk")
+        await fake.wait_until(lambda f: f.closed_by_client == 1)
+    assert "SSE line longer than" in err.detail
+    assert logged(caplog, "cause=invalid_chunk")
+
+
+async def test_thousands_of_bad_steps_keep_only_the_first_reasons_and_a_count(
+    fake: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    good = PLAN["steps"][0]
+    steps = [good] + [{"op": "spiral", "n": i} for i in range(5000)]
+    fake.push(Reply(content=plan_with(steps), chunk_chars=4000))
+    out = PlanBuffer()
+    with trio.fail_after(30):
+        await make_planner(http, fake.url).plan("cat", out)
+    assert len(out.steps) == 1
+    assert len(out.errors) == MAX_ERRORS + 1
+    assert out.dropped == 5000
+    assert all("unknown op 'spiral'" in e for e in out.errors[:MAX_ERRORS])
+    assert out.errors[-1] == f"{5000 - MAX_ERRORS} more reason(s) not kept"
 
 
 # -- the model misbehaves ------------------------------------------------------------------
@@ -440,3 +509,59 @@ async def test_probe_warns_when_the_model_is_not_served(
     with trio.fail_after(20):
         assert await make_planner(http, fake.url, LLM_MODEL_ID="other:7b").probe() is True
     assert logged(caplog, "model not listed")
+
+
+# -- the fake on its own -------------------------------------------------------------------
+
+
+async def test_the_fake_runs_standalone_prints_its_settings_and_counts_streams(
+    http: httpx.AsyncClient, nursery: trio.Nursery
+) -> None:
+    from drawstreamd.plan.model_check import ModelCheck
+
+    command = [sys.executable, "-m", "drawstreamd.testing.fake_llm", "--port", "0"]
+    command += ["--per-char", "0.002", "--check", "refuse:minors"]
+    run = functools.partial(
+        trio.run_process, command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False
+    )
+    proc: trio.Process = await nursery.start(run)
+    try:
+        with trio.fail_after(30):
+            env = await _settings_printed(proc)
+            assert env["LLM_BACKEND"] == "openai"
+            planner = make_planner(http, env["LLM_ENDPOINT"])
+            out = PlanBuffer()
+            await planner.plan("нарисуй кота", out)  # the library's cat, streamed slowly
+            cat, origin = builtin.plan_for("нарисуй кота")
+            assert origin == "builtin"
+            drawn = dsl.Plan(seed=out.seed, bg=out.bg, steps=out.steps)
+            assert dsl.encode(drawn) == dsl.encode(cat)
+            with trio.move_on_after(0.3):
+                await planner.plan("нарисуй кота", PlanBuffer())
+            streams = env["LLM_ENDPOINT"].removesuffix("/v1") + "/_fake/streams"
+            with trio.fail_after(1):
+                while (await http.get(streams)).json()["closed_by_client"] < 1:
+                    await trio.sleep(0.05)
+            assert (await http.get(streams)).json() == {
+                "open": 0,
+                "closed_by_client": 1,
+                "completed": 1,
+                "plan_requests": 2,
+                "check_requests": 0,
+            }
+            settings = Settings(LLM_ENDPOINT=env["LLM_ENDPOINT"], LLM_MODEL_ID="fake-model")
+            got = await ModelCheck(settings, http).check("draw a child")
+            assert got is not None
+            assert got.rule == "model:minors"
+    finally:
+        proc.terminate()
+
+
+async def _settings_printed(proc: trio.Process) -> dict[str, str]:
+    assert proc.stdout is not None
+    text = ""
+    while "LLM_MODEL_ID=" not in text or not text.endswith("\n"):
+        chunk = await proc.stdout.receive_some()
+        assert chunk, f"the fake ended without printing its settings: {text!r}"
+        text += chunk.decode()
+    return dict(line.split("=", 1) for line in text.splitlines() if line[:4] == "LLM_")

@@ -8,14 +8,12 @@ import json
 import socket
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 import trio
 from worker_rig import FRAME_RATE, Rig
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
+    import httpx
     from conftest_llama import LlamaServer
 
     from drawstreamd.plan.base import PlanBuffer
@@ -68,19 +66,6 @@ class RecordingScene(Scene):
 
     def first_paint_after(self, t: float) -> float:
         return next(when for when, _ in self.painted if when >= t)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-@pytest.fixture
-async def fake(nursery: trio.Nursery) -> FakeLLM:
-    server = FakeLLM(model="fake-model")
-    await nursery.start(server.serve)
-    return server
 
 
 def llm_settings(url: str, **extra: Any) -> dict[str, Any]:
@@ -187,7 +172,7 @@ async def test_every_failure_moves_the_queue_on(
     with trio.fail_after(40):
         async with trio.open_nursery() as inner:
             rig: Rig = await rig_factory(inner, llm=planner(http, values), **values)
-            rig.worker.llm_online = True  # as if the endpoint had answered at start-up
+            rig.planning.llm_online = True  # as if the endpoint had answered at start-up
             first = await rig.donate(1, "нарисуй кота")
             second = await rig.donate(2, "draw a heart")
             await rig.wait_for("finished", first, timeout=20)

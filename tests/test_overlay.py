@@ -24,6 +24,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 from test_control_harness import free_port
+from test_window import library_buffer
 
 from drawstreamd import config
 from drawstreamd.control import overlay
@@ -43,14 +44,13 @@ from drawstreamd.control.overlay import (
 )
 from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
-from drawstreamd.model import Donation, Status
-from drawstreamd.plan import builtin
-from drawstreamd.plan.base import PlanBuffer
+from drawstreamd.model import Assessment, Donation, Status, Verdict
 from drawstreamd.render import png
 from drawstreamd.render.scene import Scene, Upcoming
+from drawstreamd.render.window import Renderer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from drawstreamd.config import Settings
@@ -126,13 +126,23 @@ def test_hud_changes_go_out_at_once_but_progress_and_fps_alone_wait() -> None:
     assert throttle.due_at(hud_message(scene.hud)) == -math.inf
 
 
-async def test_idle_sockets_wait_together_and_wake_on_a_change_after_the_poller_left(
+class StepCounter(trio.abc.Instrument):
+    """Counts how often any task ran."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+
+async def test_idle_sockets_sleep_until_the_scene_announces_a_change(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     scene = Scene(8, 8, 50)
-    watch = SceneWatch(scene, 1 / 60)
+    watch = SceneWatch(scene)
     woke: list[int] = []
-    with trio.fail_after(60):
+    with trio.fail_after(7200):
         async with trio.open_nursery() as nursery:
             scopes = [trio.CancelScope() for _ in range(5)]
 
@@ -143,14 +153,18 @@ async def test_idle_sockets_wait_together_and_wake_on_a_change_after_the_poller_
 
             for i in range(5):
                 nursery.start_soon(waiter, i)
-                await trio.sleep(0.01)
-            await trio.sleep(10)
+            await trio.testing.wait_all_tasks_blocked()
+            counter = StepCounter()
+            trio.lowlevel.add_instrument(counter)
+            await trio.sleep(3600)
+            trio.lowlevel.remove_instrument(counter)
             assert woke == []
-            scopes[0].cancel()  # the one that polls goes away (its browser closed)
-            await trio.sleep(10)
-            assert woke == []
+            assert counter.steps <= 2  # this test's own sleep: the sockets never woke
+            scopes[0].cancel()  # one browser goes away
+            await trio.testing.wait_all_tasks_blocked()
             scene.update_hud(donor="Маша")
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()
+            assert trio.current_time() < 3601  # woken at once, by the change itself
             assert sorted(woke) == [1, 2, 3, 4]
         began = trio.current_time()
         await watch.wait(watch.versions(), began + 20)  # a deadline (the keepalive) ends it
@@ -173,7 +187,7 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served(
-    tmp_path: Path, mask: Callable[[str], str] | None = None, **overrides: object
+    tmp_path: Path, words: Gatekeeper | None = None, **overrides: object
 ) -> AsyncIterator[Served]:
     state = tmp_path / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -183,7 +197,9 @@ async def served(
     stopping = trio.Event()
     app = QuartTrio("overlay-test")
     app.register_blueprint(
-        overlay_blueprint(settings, scene, journal, state / "gallery", stopping=stopping, mask=mask)
+        overlay_blueprint(
+            settings, scene, journal, state / "gallery", stopping=stopping, words=words
+        )
     )
     cfg = HypercornConfig()
     port = free_port()
@@ -211,19 +227,9 @@ async def served(
         journal.close()
 
 
-async def render_loop(scene: Scene, frame_rate: int) -> None:
-    """The renderer's part: tick the scene at FRAME_RATE, as Renderer(window=False) does."""
-    while True:
-        scene.tick(trio.current_time())
-        await trio.sleep(1 / frame_rate)
-
-
-def cat_buffer() -> PlanBuffer:
-    match = builtin.match("кот")
-    assert match is not None
-    buffer = PlanBuffer()
-    buffer.fill(match[1], "builtin")
-    return buffer
+async def render_loop(settings: Settings, scene: Scene) -> None:
+    """The renderer as the daemon runs it for the overlay alone: Renderer(window=False)."""
+    await Renderer(settings, scene, window=False).serve()
 
 
 class Client:
@@ -263,7 +269,7 @@ class Client:
 async def test_the_socket_mirrors_the_scene_frame_by_frame(tmp_path: Path) -> None:
     with trio.fail_after(40):
         async with served(tmp_path, DEFAULT_STEP_DURATION_MS=40) as s:
-            s.nursery.start_soon(render_loop, s.scene, s.settings.FRAME_RATE)
+            s.nursery.start_soon(render_loop, s.settings, s.scene)
             async with trio_websocket.open_websocket_url(s.ws_url()) as ws:
                 c = Client(ws)
                 s.nursery.start_soon(c.read)
@@ -280,7 +286,11 @@ async def test_the_socket_mirrors_the_scene_frame_by_frame(tmp_path: Path) -> No
                 )
                 began = trio.current_time()
                 s.scene.begin(
-                    cat_buffer(), donor="Маша", amount=300, currency="RUB", message="нарисуй кота"
+                    library_buffer(),
+                    donor="Маша",
+                    amount=300,
+                    currency="RUB",
+                    message="нарисуй кота",
                 )
                 await s.scene.wait_drawn()
                 elapsed = trio.current_time() - began
@@ -312,14 +322,14 @@ async def test_an_idle_socket_sends_nothing_but_a_rare_ping(
     monkeypatch.setattr(overlay, "KEEPALIVE_SEC", 1.0)
     with trio.fail_after(20):
         async with served(tmp_path) as s:
-            s.nursery.start_soon(render_loop, s.scene, s.settings.FRAME_RATE)
+            s.nursery.start_soon(render_loop, s.settings, s.scene)
             async with trio_websocket.open_websocket_url(s.ws_url()) as ws:
                 c = Client(ws)
                 s.nursery.start_soon(c.read)
                 while c.canvas is None or not c.huds:
                     await trio.sleep(0.01)
                 binary, huds, texts, size = c.binary, len(c.huds), c.texts, c.bytes
-                await trio.sleep(3.5)  # the renderer keeps ticking at 60 fps all along
+                await trio.sleep(3.5)  # the real renderer runs all along
                 assert (c.binary, len(c.huds)) == (binary, huds)
                 pings = c.texts - texts
                 assert 2 <= pings <= 4
@@ -426,10 +436,11 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
         async with served(tmp_path) as s, httpx.AsyncClient(base_url=s.url) as http:
             ids = await add_drawings(s, PAGE_SIZE + 3)
             blocked = await s.journal.record(
-                Donation(source="test", external_id="bad", donor="troll", message="нарисуй х*й")
+                Donation(source="test", external_id="bad", donor="troll", message="нарисуй х*й"),
+                assessment=Assessment(verdict=Verdict.REFUSED, rule="sexual:genitals"),
             )
             assert blocked is not None
-            await s.journal.set_status(blocked.id, Status.SHOWN, rule="nsfw")
+            await s.journal.set_status(blocked.id, Status.SHOWN)
             card = png.encode(2, 2, bytes([7]) * 12)  # the "You are too small" card
             (s.settings.STATE_DIR / "gallery" / f"{blocked.id}.png").write_bytes(card)
             missing = await s.journal.record(Donation(source="test", external_id="lost"))
@@ -446,6 +457,7 @@ async def test_gallery_lists_past_drawings_newest_first_paged(tmp_path: Path) ->
             assert order == [missing.id, blocked.id, *reversed(ids)][:PAGE_SIZE]
             assert "troll" in page
             assert "х*й" not in page  # a refused request is not repeated to viewers
+            assert "Message hidden" in page  # the neutral line stands in its place
             assert f'data-id="{blocked.id}"' not in page  # nor offered for a replay
             assert 'rel="next" href="/gallery?page=2"' in page
             assert f'src="/gallery/{ids[-1]}.png"' in page
@@ -487,7 +499,7 @@ async def test_gallery_masks_profanity_as_the_hud_does(tmp_path: Path) -> None:
     with trio.fail_after(20):
         for on in (True, False):
             async with (
-                served(tmp_path / str(on), gatekeeper.mask, HUD_MASK_PROFANITY=on) as s,
+                served(tmp_path / str(on), gatekeeper, HUD_MASK_PROFANITY=on) as s,
                 httpx.AsyncClient(base_url=s.url) as http,
             ):
                 d = Donation(source="test", external_id="1", donor="fuckface", message="кот, блять")

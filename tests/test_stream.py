@@ -11,11 +11,16 @@ from hypothesis import strategies as st
 
 from drawstreamd.plan import builtin
 from drawstreamd.plan.stream import (
+    MAX_PENDING_CHARS,
+    MAX_SSE_EVENT_CHARS,
+    MAX_SSE_LINE_CHARS,
+    MAX_TRAILING_CHARS,
     Field,
     InvalidJSON,
     Item,
     PlanStreamParser,
     SSEDecoder,
+    SSETooLong,
     StreamError,
     Truncated,
     WrongShape,
@@ -214,6 +219,37 @@ def test_text_after_the_plan_is_kept_aside_not_parsed() -> None:
     assert parser.trailing == "andsomechatter{"
 
 
+def test_chatter_after_the_plan_is_kept_only_up_to_its_cap() -> None:
+    _, items, parser = _parse(['{"steps":[1]}', "x" * 100_000])
+    assert items == [1]
+    assert parser.trailing == "x" * MAX_TRAILING_CHARS
+
+
+def test_one_endless_step_is_refused_while_it_grows_not_held_whole() -> None:
+    parser = PlanStreamParser()
+    assert parser.feed('{"v":1,"steps":[{"op":"rect","c":"red"},{"op":"text","t":"') == [
+        Field("v", 1),
+        Item(0, {"op": "rect", "c": "red"}),
+    ]
+    with pytest.raises(StreamError, match=f"step 1 is longer than {MAX_PENDING_CHARS}"):
+        _feed_all(parser, ["a" * 1000] * 100)
+
+
+def test_a_fence_line_that_never_ends_is_refused() -> None:
+    parser = PlanStreamParser()
+    with pytest.raises(WrongShape, match="no JSON object within the first"):
+        _feed_all(parser, ["```" + "json" * 250] * 1000)
+
+
+def _feed_all(parser: PlanStreamParser | SSEDecoder, pieces: list[Any]) -> int:
+    """Feed every piece; return how many characters or bytes went in before an error."""
+    fed = 0
+    for piece in pieces:
+        parser.feed(piece)
+        fed += len(piece)
+    return fed
+
+
 # -- SSE -------------------------------------------------------------------------------------
 
 SSE = (
@@ -248,3 +284,38 @@ def test_sse_crlf_split_between_chunks_is_one_line_end() -> None:
     assert decoder.feed(b"data: a\r") == []
     assert decoder.feed(b"\n\r") == ["a"]
     assert decoder.feed(b"\ndata: b\n\n") == ["b"]
+
+
+def test_sse_a_line_that_never_ends_is_refused_at_its_cap() -> None:
+    decoder = SSEDecoder()
+    chunk = b"data: " + b"x" * 65536
+    fed: list[bytes] = []
+
+    def feed() -> None:
+        for _ in range(10 * 1024 * 1024 // len(chunk)):  # a 10 MB line with no newline
+            decoder.feed(chunk)
+            fed.append(chunk)
+
+    with pytest.raises(SSETooLong, match="SSE line longer than"):
+        feed()
+    assert sum(map(len, fed)) <= MAX_SSE_LINE_CHARS
+
+
+def test_sse_a_huge_line_arriving_whole_is_refused() -> None:
+    with pytest.raises(SSETooLong):
+        SSEDecoder().feed(b"data: " + b"x" * (MAX_SSE_LINE_CHARS + 1) + b"\n\n")
+
+
+def test_sse_an_event_of_endless_data_lines_is_refused_at_its_cap() -> None:
+    decoder = SSEDecoder()
+    line = b"data: " + b"y" * 1000 + b"\n"
+    with pytest.raises(SSETooLong, match="SSE event with more than"):
+        _feed_all(decoder, [line] * (MAX_SSE_EVENT_CHARS // 1000 + 2))
+
+
+def test_sse_long_lines_below_the_cap_and_crlf_edges_still_decode() -> None:
+    decoder = SSEDecoder()
+    big = "z" * (MAX_SSE_LINE_CHARS - 10)
+    assert decoder.feed(f"data: {big}\r".encode()) == []
+    assert decoder.feed(b"\n") == []
+    assert decoder.feed(b"\n") == [big]

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from typing import TYPE_CHECKING
 
 import pygame
 import pytest
 import trio
+import trio.testing
 
 from drawstreamd import config
 from drawstreamd.plan import builtin
 from drawstreamd.plan.base import PlanBuffer
 from drawstreamd.render.hud import CAPTION, format_eta
-from drawstreamd.render.scene import Scene, Upcoming
+from drawstreamd.render.scene import HOLD_STEP_MIN_SEC, PixelWrite, Scene, Upcoming
 from drawstreamd.render.timeline import render_at
-from drawstreamd.render.window import Frame, Renderer
+from drawstreamd.render.window import PUMP_SEC, Frame, Renderer
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
 
 @pytest.fixture(autouse=True)
@@ -39,12 +42,19 @@ def make(
     return scene, Frame(settings, scene, screen), screen
 
 
-def draw_to_end(scene: Scene, frame: Frame, subject: str = "кот") -> None:
+def library_buffer(subject: str = "кот") -> PlanBuffer:
+    """A whole plan from the builtin library, as the builtin planner hands it over."""
     match = builtin.match(subject)
     assert match is not None
     buffer = PlanBuffer()
     buffer.fill(match[1], "builtin")
-    scene.begin(buffer, donor="Маша", amount=300, currency="RUB", message="нарисуй кота")
+    return buffer
+
+
+def draw_to_end(scene: Scene, frame: Frame, subject: str = "кот") -> None:
+    scene.begin(
+        library_buffer(subject), donor="Маша", amount=300, currency="RUB", message="нарисуй кота"
+    )
     t = 0.0
     while True:
         writes = scene.tick(t)
@@ -139,15 +149,154 @@ def test_next_up_eta_and_caption_are_on_screen() -> None:
     assert any(text.startswith("viewer5") for text in cached)
 
 
-async def test_render_loop_paces_frames_and_reports_fps() -> None:
-    settings = config.load(None, FRAME_RATE=30)
-    scene = Scene(96, 96, 600)
+@contextlib.asynccontextmanager
+async def rendering(settings: config.Settings, scene: Scene) -> AsyncIterator[Renderer]:
+    """The real render loop with its window on SDL's dummy driver."""
     renderer = Renderer(settings, scene, headless=True)
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            await nursery.start(renderer.serve)
-            await trio.sleep(1.6)
-            nursery.cancel_scope.cancel()
-    assert 35 <= renderer.frames <= 55
-    assert 25 <= scene.hud.fps <= 35
-    assert renderer.presented < renderer.frames  # idle frames present nothing
+    async with trio.open_nursery() as nursery:
+        await nursery.start(renderer.serve)
+        yield renderer
+        nursery.cancel_scope.cancel()
+
+
+async def drawn_and_held(scene: Scene, hold_sec: float) -> None:
+    """What the worker does: a drawing to its end, then its hold."""
+    scene.begin(library_buffer(), donor="Маша", amount=300, currency="RUB", message="нарисуй кота")
+    await scene.wait_drawn()
+    scene.hold(trio.current_time(), hold_sec)
+
+
+def next_up(renderer: Renderer) -> bytes:
+    """The pixels of the window's right column ("Next up")."""
+    screen = pygame.display.get_surface()
+    assert screen is not None
+    assert renderer.frame is not None
+    column = screen.subsurface(renderer.frame.layout.right)
+    return pygame.image.tobytes(column, "RGB")
+
+
+async def presented_after(renderer: Renderer, count: int) -> float:
+    """The Trio time at which the renderer presents more than ``count`` frames."""
+    while renderer.presented <= count:
+        await trio.sleep(0.001)
+    return trio.current_time()
+
+
+async def test_a_still_screen_is_neither_rendered_nor_presented(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = config.load(None, FRAME_RATE=60)
+    scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
+    with trio.fail_after(60):
+        async with rendering(settings, scene) as renderer:
+            await trio.sleep(10)
+            # nothing changed: nothing presented; the loop only woke for window events
+            assert renderer.presented == 0
+            assert renderer.frames <= 10 / PUMP_SEC + 2
+            assert list(renderer.intervals) == []  # no frame statistics from a still screen
+            # a new queue item on the idle screen is on the window within one frame
+            before = next_up(renderer)
+            changed_at = trio.current_time()
+            scene.update_hud(queue_len=1, upcoming=(Upcoming("Kate", "a house", 10, "EUR", 30),))
+            shown_at = await presented_after(renderer, 0)
+            assert shown_at - changed_at <= 1 / settings.FRAME_RATE
+            assert next_up(renderer) != before
+
+
+async def test_a_held_picture_presents_a_few_frames_and_a_new_queue_item_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = config.load(None, FRAME_RATE=60, DEFAULT_STEP_DURATION_MS=50)
+    scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
+    with trio.fail_after(60):
+        async with rendering(settings, scene) as renderer:
+            await drawn_and_held(scene, 90.0)
+            await trio.sleep(1)
+            presented, frames = renderer.presented, renderer.frames
+            await trio.sleep(2)
+            # the hold bar moves twice a second; nothing else changes
+            assert renderer.presented - presented <= 5
+            assert renderer.frames - frames <= 2 / PUMP_SEC + 5
+            assert 0 < scene.hud.progress < 0.05
+            # the queue grows while the picture holds: on the window within one frame
+            changed_at = trio.current_time()
+            scene.update_hud(queue_len=1, upcoming=(Upcoming("Kate", "a house", 10, "EUR", 30),))
+            shown_at = await presented_after(renderer, renderer.presented)
+            assert shown_at - changed_at <= 1 / settings.FRAME_RATE
+            assert renderer.frame is not None
+            assert "~0:30" in {key[0] for key in renderer.frame.painter._cache}
+
+
+async def test_the_hold_bar_fills_to_the_end_in_steps() -> None:
+    scene = Scene(96, 96, 50)
+    scene.hold(100.0, 90.0)
+    assert scene.next_change(100.0) == 100.0
+    seen = []
+    t = 100.0
+    while t < 191.0:
+        scene.tick(t)
+        seen.append(scene.hud.progress)
+        t = min(scene.next_change(t), 191.0)
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    assert len(seen) == 90 / HOLD_STEP_MIN_SEC + 1  # two steps a second, then full
+    assert scene.next_change(191.0) == math.inf
+
+
+async def test_a_drawing_is_paced_and_its_measured_fps_is_shown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = config.load(None, FRAME_RATE=30, DEFAULT_STEP_DURATION_MS=200)
+
+    class SlowScene(Scene):
+        """Every frame of the drawing takes 50 ms (more than a 30 fps frame has)."""
+
+        def tick(self, now: float) -> list[PixelWrite]:
+            writes = super().tick(now)
+            if self.hud.phase == "drawing" and not self._drawn.is_set():
+                autojump_clock.jump(0.05)
+            return writes
+
+    with trio.fail_after(60):
+        scene = Scene(96, 96, settings.DEFAULT_STEP_DURATION_MS)
+        async with rendering(settings, scene) as renderer:
+            assert scene.hud.fps == 30  # until measured: the rate it draws at
+            await trio.sleep(1)
+            began = trio.current_time()
+            await drawn_and_held(scene, 60.0)
+            elapsed = trio.current_time() - began
+            intervals = list(renderer.intervals)
+            assert elapsed > 1
+            assert len(intervals) == pytest.approx(elapsed * 30, abs=2)
+            assert all(i == pytest.approx(1 / 30) for i in intervals)
+            assert scene.hud.fps == 30
+            await trio.sleep(5)  # a held picture adds no frame intervals
+            assert list(renderer.intervals) == intervals
+        slow = SlowScene(96, 96, settings.DEFAULT_STEP_DURATION_MS)
+        async with rendering(settings, slow) as renderer:
+            await drawn_and_held(slow, 60.0)
+            assert slow.hud.fps == 20  # measured, not the configured 30
+            # every one of them was late (50 ms > 33 ms), and only those
+            assert renderer.intervals
+            assert all(i == pytest.approx(0.05) for i in renderer.intervals)
+
+
+async def test_a_step_from_a_slow_planner_is_drawn_on_the_next_frame(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = config.load(None, FRAME_RATE=60)
+    scene = Scene(settings.CANVAS_W, settings.CANVAS_H, settings.DEFAULT_STEP_DURATION_MS)
+    buffer = PlanBuffer()  # the model has not written a step yet
+    with trio.fail_after(60):
+        async with rendering(settings, scene) as renderer:
+            scene.begin(buffer, donor="Маша", amount=300, currency="RUB", message="кот")
+            await trio.sleep(5)
+            presented, frames = renderer.presented, renderer.frames
+            await trio.sleep(5)  # "the artist is thinking": nothing moves
+            assert renderer.presented == presented
+            assert renderer.frames - frames <= 5 / PUMP_SEC + 2
+            written_at = trio.current_time()
+            buffer.add(builtin.text_card("кот").steps[0])
+            shown_at = await presented_after(renderer, presented)
+            assert shown_at - written_at <= 1 / settings.FRAME_RATE
+            assert not scene.hud.thinking

@@ -15,16 +15,17 @@ from drawstreamd.gallery import Gallery
 from drawstreamd.gatekeeper.filter import Gatekeeper
 from drawstreamd.journal import Journal
 from drawstreamd.model import Donation, Event
-from drawstreamd.queue import DrawQueue
+from drawstreamd.pipeline import Pipeline
 from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
-from drawstreamd.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
-    from drawstreamd.worker import RemotePlanner
+    from drawstreamd.planning import ModelJudge, Planning, RemotePlanner
+    from drawstreamd.queue import DrawQueue
+    from drawstreamd.worker import Worker
 
 FRAME_RATE = 50
 
@@ -32,6 +33,7 @@ FRAME_RATE = 50
 @dataclass
 class Rig:
     worker: Worker
+    planning: Planning
     queue: DrawQueue
     journal: Journal
     events: EventBus
@@ -76,6 +78,7 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[R
         nursery: trio.Nursery,
         llm: RemotePlanner | None = None,
         scene: Scene | None = None,
+        judge: ModelJudge | None = None,
         **overrides: object,
     ) -> Rig:
         s = settings(tmp_path, **overrides)
@@ -83,15 +86,14 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[R
         journal = Journal.open(s.STATE_DIR / "journal.sqlite3")
         journals.append(journal)
         events = EventBus()
-        queue = DrawQueue(journal, events)
-        await queue.restore()
         scene = scene or Scene(s.CANVAS_W, s.CANVAS_H, s.DEFAULT_STEP_DURATION_MS)
         gallery = Gallery(s.STATE_DIR / "gallery")
-        worker = Worker(s, queue, journal, events, scene, Gatekeeper(), gallery, llm)
+        p = Pipeline.build(s, journal, events, scene, gallery, Gatekeeper(), llm=llm, judge=judge)
         sub = events.attach()
+        await p.restore()
         await nursery.start(Renderer(s, scene, window=False).serve)
-        await nursery.start(worker.serve)
-        return Rig(worker, queue, journal, events, sub, s.STATE_DIR / "gallery")
+        await nursery.start(p.serve)
+        return Rig(p.worker, p.planning, p.queue, journal, events, sub, s.STATE_DIR / "gallery")
 
     yield make
     for j in journals:

@@ -13,26 +13,35 @@ import math
 import time
 import uuid
 from importlib import metadata
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import msgspec
 import trio
 
+from drawstreamd.control.access import page_base
+from drawstreamd.control.auth import HttpConfigError
 from drawstreamd.control.protocol import PROTOCOL_VERSION, ErrorCode, ProtocolError
-from drawstreamd.model import Donation, QueueItem, donor_name
+from drawstreamd.journal import JournalWriteError
+from drawstreamd.model import Donation, QueueItem, Verdict, donor_name
+from drawstreamd.render import png
+from drawstreamd.render.timeline import render_at
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
     from drawstreamd.config import Settings
+    from drawstreamd.control.auth import Credentials
     from drawstreamd.events import EventBus
     from drawstreamd.journal import Journal
+    from drawstreamd.plan.dsl import Plan
     from drawstreamd.queue import DrawQueue
 
 try:
     VERSION = metadata.version("drawstreamd")
 except metadata.PackageNotFoundError:  # running from a source tree
     VERSION = "0+source"
+
+T = TypeVar("T")
 
 MAX_MESSAGE = 500
 MAX_NAME = 64
@@ -83,6 +92,16 @@ class ItemInfo(msgspec.Struct, kw_only=True):
     updated_at: float
     reason: str | None = None
     rule: str | None = None
+    """The gatekeeper rule behind the verdict (``model:<category>`` for the model's)."""
+    verdict: str = "allowed"
+    """allowed, doubtful or refused: the gatekeeper's word on the message."""
+    name_rule: str | None = None
+    """The rule that refused the donor's name (viewers see "Anonymous")."""
+    check: str = "off"
+    """The model's second opinion: off, pending, done, or words (the model failed)."""
+    approval: str | None = None
+    """waiting or approved, when a moderator decides (MODERATION manual/flagged)."""
+    interruptions: int = 0
 
 
 class StatusReply(msgspec.Struct, kw_only=True):
@@ -96,6 +115,10 @@ class StatusReply(msgspec.Struct, kw_only=True):
     progress: float = 0.0
     remaining_sec: float = 0.0
     planner: str = ""
+    verdict: str | None = None
+    rule: str | None = None
+    journal: str = "ok"
+    """ok, or why the journal cannot write (donations are refused until it can)."""
     sources: dict[str, str] | None = None
     """One line per donation source that reported its state, by source name, e.g.
     ``{"twitch": "Twitch disconnected, retrying (keepalive lost)"}``."""
@@ -114,6 +137,10 @@ class CurrentReply(msgspec.Struct, kw_only=True):
     source: str | None = None
     progress: float = 0.0
     remaining_sec: float = 0.0
+    verdict: str | None = None
+    rule: str | None = None
+    name_rule: str | None = None
+    check: str | None = None
 
 
 class QueueReply(msgspec.Struct, kw_only=True):
@@ -146,7 +173,11 @@ class RemoveReply(msgspec.Struct, kw_only=True):
 
 
 class StatsReply(msgspec.Struct, kw_only=True):
-    """Frame pacing over the last ``seconds``: is the picture smooth?"""
+    """Frame pacing over the last ``seconds``: is the picture smooth?
+
+    Frames are counted while something on screen moves (a drawing animating): a still
+    screen is not redrawn and adds nothing, so the window is the last ``seconds`` of
+    animation, and no frames at all before the first drawing."""
 
     seconds: float
     frames: int
@@ -174,6 +205,82 @@ class DonateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")] = "RUB"
 
 
+# -- moderation --------------------------------------------------------------------------------
+MAX_REASON = 200
+
+
+class DenyRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
+    """Why (kept in the journal and the history; never shown to viewers)."""
+
+
+class DenyReply(msgspec.Struct, kw_only=True):
+    denied: bool
+    id: int
+    reason: str
+
+
+class BanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    donor: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
+
+
+class UnbanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    donor: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+
+
+class BanReply(msgspec.Struct, kw_only=True):
+    donor: str
+    banned: bool
+    """Whether the donor is banned now."""
+    done: bool
+    """False when nothing changed (already banned, or not banned)."""
+
+
+class BanInfo(msgspec.Struct, kw_only=True):
+    donor: str
+    at: float
+    reason: str | None = None
+
+
+class BansReply(msgspec.Struct, kw_only=True):
+    items: list[BanInfo]
+
+
+class ModerationLike(Protocol):
+    """What the commands need from :class:`drawstreamd.moderation.Moderation`."""
+
+    async def approve(self, item_id: int) -> QueueItem | None: ...
+    async def deny(self, item_id: int, reason: str | None) -> bool: ...
+    async def ban(self, donor: str, reason: str | None) -> bool: ...
+    async def unban(self, donor: str) -> bool: ...
+    async def bans(self) -> list[tuple[str, str | None, float]]: ...
+    async def planned(self, item_id: int) -> Plan | None: ...
+
+
+# -- credentials: the API token and moderator sign-in codes -----------------------------------
+class TokenReply(msgspec.Struct, kw_only=True):
+    """``token rotate``: the new token (the socket is owner-only)."""
+
+    rotated: bool
+    token: str
+
+
+class ModUrlReply(msgspec.Struct, kw_only=True):
+    url: str
+    """The moderator page with a one-time sign-in code in its fragment (``#code=…``)."""
+    expires_in_sec: float
+
+
+class SigninRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class SigninReply(msgspec.Struct, kw_only=True):
+    token: str
+    """The API token, for ``Authorization: Bearer``."""
+
+
 def item_info(item: QueueItem) -> ItemInfo:
     d = item.donation
     return ItemInfo(
@@ -188,6 +295,11 @@ def item_info(item: QueueItem) -> ItemInfo:
         updated_at=item.updated_at,
         reason=item.reason,
         rule=item.rule,
+        verdict=str(item.verdict),
+        name_rule=item.name_rule,
+        check=str(item.check),
+        approval=str(item.approval) if item.approval else None,
+        interruptions=item.interruptions,
     )
 
 
@@ -216,6 +328,10 @@ LATE_SEC = 0.033
 STATS_MAX_SEC = 60.0
 
 
+def _unwritable(what: str, exc: JournalWriteError) -> CommandError:
+    return CommandError(ErrorCode.SYSTEM, f"{what}: {exc}")
+
+
 def _check_id(item_id: int) -> None:
     if not 1 <= item_id <= MAX_ID:
         raise CommandError(ErrorCode.ARG, f"id must be between 1 and {MAX_ID}")
@@ -239,8 +355,13 @@ class Commands:
         events: EventBus,
         *,
         frames: FrameSource | None = None,
+        credentials: Credentials | None = None,
+        moderation: ModerationLike | None = None,
         sources: Callable[[], dict[str, str]] | None = None,
     ) -> None:
+        self.credentials = credentials
+        self.moderation = moderation
+        """The API token and sign-in codes; the HTTP server fills it in when it is None."""
         self.settings = settings
         self.frames = frames
         self.sources = sources
@@ -306,6 +427,9 @@ class Commands:
             progress=self.worker.progress() if item else 0.0,
             remaining_sec=self.worker.remaining_sec() if item else 0.0,
             planner=self.worker.planner_state,
+            verdict=str(item.verdict) if item else None,
+            rule=item.rule if item else None,
+            journal=self.journal.failing or "ok",
             sources=(self.sources() or None) if self.sources else None,
         )
 
@@ -325,6 +449,10 @@ class Commands:
             source=d.source,
             progress=self.worker.progress(),
             remaining_sec=self.worker.remaining_sec(),
+            verdict=str(item.verdict),
+            rule=item.rule,
+            name_rule=item.name_rule,
+            check=str(item.check),
         )
 
     async def queue_list(self) -> QueueReply:
@@ -346,7 +474,10 @@ class Commands:
         return SkipReply(skipped=skipped, id=item.id if item and skipped else None)
 
     async def clear(self) -> ClearReply:
-        return ClearReply(cleared=await self.queue.clear("cleared by operator"))
+        try:
+            return ClearReply(cleared=await self.queue.clear("cleared by operator"))
+        except JournalWriteError as exc:
+            raise _unwritable("nothing cleared", exc) from None
 
     async def pause(self) -> PauseReply:
         self.queue.pause()
@@ -358,14 +489,25 @@ class Commands:
 
     async def remove(self, item_id: int) -> RemoveReply:
         _check_id(item_id)
-        if not await self.queue.remove(item_id, "removed by operator"):
+        try:
+            removed = await self.queue.remove(item_id, "removed by operator")
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not removed", exc) from None
+        if not removed:
             raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
         return RemoveReply(removed=True, id=item_id)
 
     async def replay(self, item_id: int) -> ItemInfo:
         _check_id(item_id)
-        if await self.journal.get(item_id) is None:
+        original = await self.journal.get(item_id)
+        if original is None:
             raise CommandError(ErrorCode.NO_EXIST, f"no item {item_id}")
+        if original.verdict is Verdict.REFUSED:
+            raise CommandError(
+                ErrorCode.STATE,
+                f"item {item_id} was refused by the gatekeeper ({original.rule}); "
+                "it cannot be replayed",
+            )
         item = await self.worker.replay(item_id)
         if item is None:
             raise CommandError(ErrorCode.NO_EXIST, f"item {item_id} has no finished drawing")
@@ -398,13 +540,116 @@ class Commands:
             amount=req.amount,
             currency=req.currency.upper(),
         )
-        if not await self.queue.submit(donation):
+        try:
+            item = await self.queue.record(donation)
+        except JournalWriteError as exc:
+            raise _unwritable("donation not queued, nothing was recorded", exc) from None
+        if item is None:
             raise CommandError(ErrorCode.EXIST, "this donation is already in the journal")
-        # submit() appends to the queue after its last await, so the item is still there
-        for item in reversed(self.queue.pending.values()):
-            if item.donation is donation:
-                return item_info(item)
-        raise CommandError(ErrorCode.SYSTEM, "the donation was recorded but is not queued")
+        return item_info(item)
+
+    # -- moderation ------------------------------------------------------------------------
+    def _moderation(self) -> ModerationLike:
+        if self.moderation is None:
+            raise CommandError(ErrorCode.STATE, "moderation is not available in this daemon")
+        return self.moderation
+
+    async def approve(self, item_id: int) -> ItemInfo:
+        """Let a waiting donation be drawn (before everything that arrived after it)."""
+        _check_id(item_id)
+        try:
+            item = await self._moderation().approve(item_id)
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not approved", exc) from None
+        if item is None:
+            raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
+        return item_info(item)
+
+    async def deny(self, item_id: int, req: DenyRequest | None = None) -> DenyReply:
+        """Skip a waiting donation with a reason; it is never shown."""
+        _check_id(item_id)
+        reason = (req.reason or "").strip() or None if req is not None else None
+        try:
+            denied = await self._moderation().deny(item_id, reason)
+        except JournalWriteError as exc:
+            raise _unwritable(f"item {item_id} not denied", exc) from None
+        if not denied:
+            raise CommandError(ErrorCode.NO_EXIST, f"no queued item {item_id}")
+        item = await self.journal.get(item_id)
+        return DenyReply(denied=True, id=item_id, reason=item.reason or "" if item else "")
+
+    async def ban(self, req: BanRequest) -> BanReply:
+        """Ban a donor: their later donations are journaled as skipped and never shown."""
+        donor = req.donor.strip()
+        try:
+            changed = await self._moderation().ban(donor, (req.reason or "").strip() or None)
+        except JournalWriteError as exc:
+            raise _unwritable(f"{donor} not banned", exc) from None
+        return BanReply(donor=donor, banned=True, done=changed)
+
+    async def unban(self, req: UnbanRequest) -> BanReply:
+        donor = req.donor.strip()
+        try:
+            changed = await self._moderation().unban(donor)
+        except JournalWriteError as exc:
+            raise _unwritable(f"{donor} not unbanned", exc) from None
+        return BanReply(donor=donor, banned=False, done=changed)
+
+    async def bans(self) -> BansReply:
+        items = await self._moderation().bans()
+        return BansReply(items=[BanInfo(donor=d, reason=r, at=at) for d, r, at in items])
+
+    async def preview(self, item_id: int) -> bytes:
+        """The planned picture of a waiting (or past) donation as a PNG, 404 until planned."""
+        _check_id(item_id)
+        plan = await self._moderation().planned(item_id)
+        if plan is None:
+            if await self.journal.get(item_id) is None:
+                raise CommandError(ErrorCode.NO_EXIST, f"no item {item_id}")
+            raise CommandError(ErrorCode.NO_EXIST, f"item {item_id} has no finished plan yet")
+        s = self.settings
+
+        def draw() -> bytes:
+            rgb = render_at(
+                plan, None, width=s.CANVAS_W, height=s.CANVAS_H,
+                default_ms=s.DEFAULT_STEP_DURATION_MS,
+            )  # fmt: skip
+            return png.encode(s.CANVAS_W, s.CANVAS_H, rgb)
+
+        async with self.gate:
+            return await trio.to_thread.run_sync(draw)
+
+    # -- credentials -----------------------------------------------------------------------
+    def _credentials(self) -> Credentials:
+        if self.credentials is None:
+            raise CommandError(ErrorCode.STATE, "the HTTP API is not running")
+        return self.credentials
+
+    async def token_rotate(self) -> TokenReply:
+        """Replace the generated API token; the old one stops working at once."""
+        try:
+            token = self._credentials().rotate()
+        except HttpConfigError as exc:
+            raise CommandError(ErrorCode.STATE, str(exc)) from None
+        return TokenReply(rotated=True, token=token)
+
+    async def mod_url(self, host: str | None = None) -> ModUrlReply:
+        """The moderator page's address with a fresh one-time sign-in code."""
+        creds = self._credentials()
+        if creds.port is None:
+            raise CommandError(ErrorCode.STATE, "the HTTP API is not listening yet")
+        try:
+            base = page_base(self.settings, creds.tls, creds.port, host)
+        except ValueError as exc:
+            raise CommandError(ErrorCode.ARG, str(exc)) from None
+        code = creds.issue_code()
+        return ModUrlReply(url=f"{base}/mod#code={code}", expires_in_sec=creds.code_ttl)
+
+    async def signin(self, req: SigninRequest) -> SigninReply:
+        token = self._credentials().redeem(req.code)
+        if token is None:
+            raise CommandError(ErrorCode.PERMISSION, "wrong, used or expired sign-in code")
+        return SigninReply(token=token)
 
     # -- the socket's command table --------------------------------------------------------
     def table(self) -> dict[str, CommandSpec]:
@@ -423,6 +668,34 @@ class Commands:
             currency = args[3] if len(args) > 3 else "RUB"
             name = args[1] if len(args) > 1 and args[1] else None
             return await self.donate(args[0], name, amount, currency)
+
+        def struct(kind: type[T], **values: object) -> T:
+            try:
+                return msgspec.convert(values, kind)
+            except msgspec.ValidationError as exc:
+                raise CommandError(ErrorCode.ARG, str(exc)) from None
+
+        async def deny(args: list[str]) -> DenyReply:
+            item_id = _int_arg(args[0], "id", 1, MAX_ID)
+            reason = args[1] if len(args) > 1 and args[1] else None
+            return await self.deny(item_id, struct(DenyRequest, reason=reason))
+
+        async def ban(args: list[str]) -> BanReply:
+            reason = args[1] if len(args) > 1 and args[1] else None
+            return await self.ban(struct(BanRequest, donor=args[0], reason=reason))
+
+        async def unban(args: list[str]) -> BanReply:
+            return await self.unban(struct(UnbanRequest, donor=args[0]))
+
+        async def token(args: list[str]) -> TokenReply:
+            if args[0] != "rotate":
+                raise CommandError(
+                    ErrorCode.ARG, f"unknown token action {args[0]!r}; usage: token rotate"
+                )
+            return await self.token_rotate()
+
+        async def mod_url(args: list[str]) -> ModUrlReply:
+            return await self.mod_url(args[0] if args else None)
 
         def no_args(fn: Callable[[], Awaitable[msgspec.Struct]]) -> Any:
             async def run(args: list[str]) -> msgspec.Struct:
@@ -450,4 +723,11 @@ class Commands:
             "donate": CommandSpec(1, 4, "donate MESSAGE [NAME [AMOUNT [CURRENCY]]]", donate),
             "ping": CommandSpec(0, 0, "ping", no_args(self.ping)),
             "stats": CommandSpec(0, 1, "stats [SECONDS]", stats),
+            "approve": CommandSpec(1, 1, "approve ID", by_id(self.approve)),
+            "deny": CommandSpec(1, 2, "deny ID [REASON]", deny),
+            "ban": CommandSpec(1, 2, "ban DONOR [REASON]", ban),
+            "unban": CommandSpec(1, 1, "unban DONOR", unban),
+            "bans": CommandSpec(0, 0, "bans", no_args(self.bans)),
+            "token": CommandSpec(1, 1, "token rotate", token),
+            "mod-url": CommandSpec(0, 1, "mod-url [HOST]", mod_url),
         }

@@ -1,7 +1,10 @@
 """The gallery page: past drawings, newest first, as HTML cards (pure: no I/O).
 
-Everything a viewer typed is escaped; a request the gatekeeper refused is listed without its
-message; the replay button only carries the id (gallery.js asks for the API token).
+Only what went on air is listed (drawings shown, and failed ones), and only as the audience may
+see it (:func:`drawstreamd.moderation.audience_view`): a refused request shows the neutral line
+in place of its message and offers no replay, a refused donor name is "Anonymous". Everything a
+viewer typed is escaped; the replay button only carries the id (gallery.js asks for the API
+token).
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ import html
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from drawstreamd.model import Status
+from drawstreamd.model import Status, Verdict
 from drawstreamd.render.hud import format_amount
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from drawstreamd.model import QueueItem
+    from drawstreamd.moderation import Shown
 
 PAGE_SIZE = 24
 MAX_PAGE = 100_000
@@ -26,11 +30,15 @@ def _time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def gallery_card(item: QueueItem, has_picture: bool, shown: Callable[[str], str]) -> str:
+AIRED = (Status.SHOWN, Status.FAILED)
+"""The statuses the gallery lists: what reached the screen."""
+
+
+def gallery_card(item: QueueItem, has_picture: bool, view: Callable[[QueueItem], Shown]) -> str:
     d = item.donation
     e = html.escape
-    # a request the gatekeeper refused is not repeated to viewers: only the card was drawn
-    message = "—" if item.rule else shown(d.message)
+    shown = view(item)
+    message = shown.message or "—"
     iso = datetime.fromtimestamp(item.queued_at, UTC).isoformat()
     picture = (
         f'<img src="/gallery/{item.id}.png" width="192" height="192" alt="" loading="lazy">'
@@ -39,13 +47,13 @@ def gallery_card(item: QueueItem, has_picture: bool, shown: Callable[[str], str]
     )
     replay = (
         f'<button type="button" class="replay" data-id="{item.id}">Replay</button>'
-        if has_picture and item.status is Status.SHOWN and not item.rule
+        if has_picture and item.status is Status.SHOWN and item.verdict is not Verdict.REFUSED
         else ""
     )
     amount = format_amount(d.amount, d.currency) if d.amount else ""
     return (
         f'<li class="card status-{e(item.status.value)}" id="item-{item.id}">{picture}'
-        f'<div class="meta"><span class="donor">{e(shown(d.donor))}</span>'
+        f'<div class="meta"><span class="donor">{e(shown.donor)}</span>'
         f'<span class="amount">{e(amount)}</span>'
         f'<p class="message">{e(message)}</p>'
         f'<time datetime="{e(iso)}">{e(_time(item.queued_at))}</time> · '
@@ -58,12 +66,12 @@ def gallery_page(
     items: list[QueueItem],
     pictures: set[int],
     page: int,
-    shown: Callable[[str], str] = str,
+    view: Callable[[QueueItem], Shown],
 ) -> str:
     """The page from ``gallery.html``: up to PAGE_SIZE cards of ``items`` (one more tells
-    whether an older page exists); ``shown`` is how donor and message are shown (masked)."""
+    whether an older page exists); ``view`` is what the audience may see of each."""
     more = len(items) > PAGE_SIZE
-    cards = "\n".join(gallery_card(i, i.id in pictures, shown) for i in items[:PAGE_SIZE])
+    cards = "\n".join(gallery_card(i, i.id in pictures, view) for i in items[:PAGE_SIZE])
     nav = []
     if page > 1:
         nav.append(f'<a rel="prev" href="/gallery?page={page - 1}">← newer</a>')

@@ -4,21 +4,24 @@ Every route is declared once in :data:`drawstreamd.control.openapi.ROUTES`; the 
 and the OpenAPI document at ``/api/v1/openapi.json`` are both built from that table and from
 the msgspec types in :mod:`drawstreamd.control.commands`, so they cannot drift apart.
 
-Reading needs no credentials; changing anything needs ``Authorization: Bearer <token>``.
-The token is ``API_TOKEN`` or, when that is unset, one generated on first start into
-``<STATE_DIR>/api_token`` (mode 0600; ``drawstreamctl token`` prints it).
+Everything under ``/api/v1`` but ``/health``, ``/signin`` and the OpenAPI document needs
+``Authorization: Bearer <token>`` (see :mod:`drawstreamd.control.auth`); the events WebSocket
+also takes it as a ``token`` query parameter or as its first message. After
+:data:`~drawstreamd.control.ratelimit.WRONG_LIMIT` wrong tokens or sign-in codes in a minute
+an address gets 429. Ahead of every route, :mod:`drawstreamd.control.access` checks the Host
+(and a WebSocket's Origin). The overlay and the gallery (other blueprints) need no token.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
+import functools
 import logging
-import os
-import secrets
+import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import msgspec
 import trio
@@ -28,8 +31,9 @@ from quart import Blueprint, Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from drawstreamd import logs
 from drawstreamd.control import commands as cmd
+from drawstreamd.control.access import AccessGuard, AccessPolicy
+from drawstreamd.control.auth import Credentials
 from drawstreamd.control.openapi import (
     PREFIX,
     ROUTES,
@@ -39,8 +43,9 @@ from drawstreamd.control.openapi import (
     Route,
     openapi,
 )
+from drawstreamd.control.overlay import CSP
 from drawstreamd.control.protocol import ErrorCode, ProtocolError
-from drawstreamd.control.ratelimit import RateLimiter, ShedLoad
+from drawstreamd.control.ratelimit import RateLimiter, ShedLoad, WrongCredentials, client_key
 from drawstreamd.model import EVENT_KINDS
 
 if TYPE_CHECKING:
@@ -55,56 +60,13 @@ MAX_BODY = 16 * 1024
 MAX_WS_PER_CLIENT = 16
 MAX_WS = 256
 WS_SEND_TIMEOUT_SEC = 10.0
-TOKEN_FILE = "api_token"
+WS_TOKEN_WAIT_SEC = 10.0
+"""An events socket opened without a token must send it as its first message within this."""
+STATIC = Path(__file__).parent / "static"
 
 BlueprintFactory = Callable[[trio.Event], Blueprint]
 """Builds a blueprint for the app (the overlay, the gallery), given the event that is set
 when the server starts to shut down (WebSockets close on it)."""
-
-
-class HttpConfigError(Exception):
-    """The HTTP API cannot start with this configuration; the message says why."""
-
-
-# -- tokens and binding --------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def ensure_api_token(settings: Settings) -> str:
-    """The bearer token: API_TOKEN, else ``<STATE_DIR>/api_token`` (created 0600 if missing)."""
-    configured = settings.API_TOKEN.get_secret_value()
-    if not configured and not is_loopback(settings.API_HOST):
-        raise HttpConfigError(
-            f"HTTP API: refusing to listen on {settings.API_HOST} without API_TOKEN "
-            "(set API_TOKEN, or bind API_HOST to 127.0.0.1)"
-        )
-    if configured:
-        return configured
-    path = Path(settings.STATE_DIR) / TOKEN_FILE
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            token = path.read_text(encoding="utf-8").strip()
-            if token:
-                return token
-            path.unlink()
-            return ensure_api_token(settings)
-        token = secrets.token_urlsafe(32)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token + "\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise HttpConfigError(f"HTTP API: cannot use the token file {path}: {why}") from None
-    log.info("HTTP API token written to %s (drawstreamctl token prints it)", path)
-    return token
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -138,41 +100,161 @@ def _query_int(param: Param) -> int:
     return value
 
 
-def _view(route: Route, commands: cmd.Commands, token: str) -> Callable[..., Awaitable[Response]]:
-    method: Callable[..., Awaitable[msgspec.Struct]] = getattr(commands, route.call)
-    expected = f"Bearer {token}".encode()
+_CODE_ROUTES = frozenset({"signin"})
+"""Routes that take a credential other than the token (a sign-in code): they count too."""
+
+
+def _bearer(header: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None when there is no such header."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+class TokenGate:
+    """The token check of every private route, with the limit on wrong guesses per address."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        wrong: WrongCredentials | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.credentials = credentials
+        self.wrong = wrong if wrong is not None else WrongCredentials()
+        self.clock = clock
+
+    def locked(self, address: str | None) -> Response | None:
+        """429 while ``address`` has used up its wrong guesses, else None."""
+        wait = self.wrong.locked_for(client_key(address), self.clock())
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        resp = _error(
+            ErrorCode.BUSY,
+            f"too many wrong tokens or sign-in codes from this address; try again in {seconds} s",
+        )
+        resp.headers["Retry-After"] = str(seconds)
+        return resp
+
+    def wrong_guess(self, address: str | None) -> None:
+        self.wrong.record(client_key(address), self.clock())
+
+    def check(self, address: str | None, given: str | None) -> Response | None:
+        """None when ``given`` is the token in force; else the response that refuses."""
+        refused = self.locked(address)
+        if refused is not None:
+            return refused
+        if given is None:
+            return _error(
+                ErrorCode.PERMISSION,
+                "this needs the API token: Authorization: Bearer <token> "
+                "(drawstreamctl token prints it)",
+            )
+        if not self.credentials.matches(given):
+            self.wrong_guess(address)
+            return _error(ErrorCode.PERMISSION, "wrong API token")
+        return None
+
+
+def _view(
+    route: Route, commands: cmd.Commands, gate: TokenGate
+) -> Callable[..., Awaitable[Response]]:
+    method: Callable[..., Awaitable[msgspec.Struct | bytes]] = getattr(commands, route.call)
 
     async def view(**path_args: Any) -> Response:
+        address = request.remote_addr
         if route.auth:
-            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, expected):
-                raise cmd.CommandError(ErrorCode.PERMISSION, "missing or wrong bearer token")
+            refused = gate.check(address, _bearer(request.headers.get("Authorization")))
+            if refused is not None:
+                return refused
+        elif route.call in _CODE_ROUTES:
+            refused = gate.locked(address)
+            if refused is not None:
+                return refused
         kwargs: dict[str, Any] = dict(path_args)
         for param in route.query:
             kwargs[param.name] = _query_int(param)
         if "item_id" in kwargs and not 1 <= kwargs["item_id"] <= cmd.MAX_ID:
             raise cmd.CommandError(ErrorCode.ARG, f"item_id must be between 1 and {cmd.MAX_ID}")
         if route.body is not None:
-            if request.mimetype != "application/json":
-                return _error(ErrorCode.ARG, "send the body as application/json", 415)
             raw = await request.get_data(as_text=False)
+            if route.body_optional and not raw:
+                raw = b"{}"
+            elif request.mimetype != "application/json":
+                return _error(ErrorCode.ARG, "send the body as application/json", 415)
             try:
                 kwargs["req"] = msgspec.json.decode(raw, type=route.body)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise cmd.CommandError(ErrorCode.ARG, f"body: {exc}") from None
-        return _json(await method(**kwargs), route.status)
+        try:
+            reply = await method(**kwargs)
+        except cmd.CommandError as exc:
+            if exc.code is ErrorCode.PERMISSION:
+                gate.wrong_guess(address)
+            raise
+        if isinstance(reply, bytes):
+            resp = Response(reply, status=route.status, content_type=route.media)
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
+        return _json(reply, route.status)
 
     view.__name__ = f"{route.call}_{route.method.lower()}"
     return view
 
 
+_SHUTTING_DOWN = (1001, "drawstreamd is shutting down")
+
+
+class _FirstMessage(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+
+
+async def _first_message(stopping: trio.Event) -> str | bytes | None:
+    """The socket's first message; None after WS_TOKEN_WAIT_SEC or once shutdown starts."""
+    got: str | bytes | None = None
+    with trio.move_on_after(WS_TOKEN_WAIT_SEC):
+        async with trio.open_nursery() as nursery:
+
+            async def on_shutdown() -> None:
+                await stopping.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(on_shutdown)
+            got = await websocket.receive()
+            nursery.cancel_scope.cancel()
+    return got
+
+
+async def _token_from_first_message(
+    gate: TokenGate, stopping: trio.Event
+) -> tuple[int, str] | None:
+    """Read the token a browser sends first (``{"token": "…"}``): None when it is the one
+    in force, else the close code and reason."""
+    raw = await _first_message(stopping)
+    if raw is None and stopping.is_set():
+        return _SHUTTING_DOWN
+    if raw is None:
+        return 1008, 'no token: send {"token": "…"} first'
+    try:
+        given = msgspec.json.decode(raw, type=_FirstMessage).token
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return 1008, 'the first message must be {"token": "…"}'
+    address = websocket.remote_addr
+    if gate.locked(address) is not None:
+        return 1013, "too many wrong tokens from this address; try again later"
+    if not gate.credentials.matches(given):
+        gate.wrong_guess(address)
+        return 1008, "wrong API token"
+    return None
+
+
 def api_blueprint(
-    commands: cmd.Commands, events: EventBus, token: str, stopping: trio.Event
+    commands: cmd.Commands, events: EventBus, gate: TokenGate, stopping: trio.Event
 ) -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     for route in ROUTES:
         rule = route.path.replace("{item_id}", "<int:item_id>")
-        bp.add_url_rule(rule, view_func=_view(route, commands, token), methods=[route.method])
+        bp.add_url_rule(rule, view_func=_view(route, commands, gate), methods=[route.method])
     document = openapi()
 
     async def openapi_json() -> Response:
@@ -187,6 +269,16 @@ def api_blueprint(
         bad = sorted((kinds or frozenset()) - set(EVENT_KINDS))
         if bad:
             return _error(ErrorCode.ARG, f"unknown event kind {bad[0]!r}")
+        rotated = gate.credentials.rotation()  # taken with the check: a later rotation counts
+        given = _bearer(websocket.headers.get("Authorization")) or websocket.args.get("token")
+        if given is not None:
+            refused = gate.check(websocket.remote_addr, given)
+            if refused is not None:
+                return refused
+        else:
+            refused = gate.locked(websocket.remote_addr)
+            if refused is not None:
+                return refused
         client = websocket.remote_addr or "?"
         if sockets_per_client.get(client, 0) >= MAX_WS_PER_CLIENT:
             return _error(ErrorCode.BUSY, f"at most {MAX_WS_PER_CLIENT} event sockets per client")
@@ -195,28 +287,14 @@ def api_blueprint(
         sockets_per_client[client] = sockets_per_client.get(client, 0) + 1
         try:
             await websocket.accept()
-            stalled = False
-            async with events.subscribe(kinds) as sub, trio.open_nursery() as nursery:
-
-                async def forward() -> None:
-                    nonlocal stalled
-                    while True:
-                        for event in await sub.next_batch():
-                            with trio.move_on_after(WS_SEND_TIMEOUT_SEC) as sending:
-                                await websocket.send(_encode(event).decode())
-                            if sending.cancelled_caught:  # the client stopped reading
-                                stalled = True
-                                nursery.cancel_scope.cancel()
-                                return
-
-                nursery.start_soon(forward)
-                await stopping.wait()
-                nursery.cancel_scope.cancel()
+            closing = None
+            if given is None:
+                closing = await _token_from_first_message(gate, stopping)
+                rotated = gate.credentials.rotation()  # checked just now, with no await between
+            if closing is None:
+                closing = await _forward_events(events, kinds, stopping, rotated)
             with trio.move_on_after(1.0):
-                if stalled:
-                    await websocket.close(1008, "not reading events")
-                else:
-                    await websocket.close(1001, "drawstreamd is shutting down")
+                await websocket.close(*closing)
         finally:
             sockets_per_client[client] -= 1
             if not sockets_per_client[client]:
@@ -227,22 +305,68 @@ def api_blueprint(
     return bp
 
 
+async def _forward_events(
+    events: EventBus, kinds: frozenset[str] | None, stopping: trio.Event, rotated: trio.Event
+) -> tuple[int, str]:
+    """Send events until shutdown, a rotated token or a client that stopped reading; the
+    close code and reason for that."""
+    closing = _SHUTTING_DOWN
+    async with events.subscribe(kinds) as sub, trio.open_nursery() as nursery:
+
+        async def forward() -> None:
+            nonlocal closing
+            while True:
+                for event in await sub.next_batch():
+                    with trio.move_on_after(WS_SEND_TIMEOUT_SEC) as sending:
+                        await websocket.send(_encode(event).decode())
+                    if sending.cancelled_caught:  # the client stopped reading
+                        closing = (1008, "not reading events")
+                        nursery.cancel_scope.cancel()
+                        return
+
+        async def on_rotation() -> None:
+            nonlocal closing
+            await rotated.wait()
+            closing = (1008, "the API token was rotated; sign in again")
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(forward)
+        nursery.start_soon(on_rotation)
+        await stopping.wait()
+        nursery.cancel_scope.cancel()
+    return closing
+
+
+async def _mod_page_view() -> Response:
+    """Until the moderator page is built, ``/mod`` signs in and shows the live status."""
+    resp = Response((STATIC / "mod.html").read_bytes(), content_type="text/html; charset=utf-8")
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def create_app(
     settings: Settings,
     commands: cmd.Commands,
     events: EventBus,
     *,
-    token: str,
+    credentials: Credentials,
     stopping: trio.Event | None = None,
     blueprints: Sequence[Blueprint] = (),
+    wrong: WrongCredentials | None = None,
 ) -> QuartTrio:
-    """The Quart-Trio app: the API blueprint, then ``blueprints`` (the overlay, the gallery)."""
+    """The Quart-Trio app: the API blueprint, ``/mod``, then ``blueprints`` (the overlay, the
+    gallery). ``wrong`` counts wrong tokens and codes (default: 10 a minute per address)."""
     app = QuartTrio("drawstreamd")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["BODY_TIMEOUT"] = 10
+    gate = TokenGate(credentials, wrong)
     app.register_blueprint(
-        api_blueprint(commands, events, token, trio.Event() if stopping is None else stopping)
+        api_blueprint(commands, events, gate, trio.Event() if stopping is None else stopping)
     )
+    app.add_url_rule("/mod", view_func=_mod_page_view, methods=["GET"])
     for bp in blueprints:
         app.register_blueprint(bp)
 
@@ -286,20 +410,26 @@ async def serve_http(
     shutdown_trigger: Callable[[], Awaitable[None]],
     blueprints: Sequence[BlueprintFactory] = (),
     limiter: RateLimiter | None = None,
+    wrong: WrongCredentials | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the HTTP API on ``API_HOST:API_PORT`` until ``shutdown_trigger`` returns.
 
     ``blueprints`` add routes beside ``/api/v1`` (the overlay, the gallery): each factory is
     called with the event set when shutdown starts, for its WebSockets to close (1001) on.
+    The token and sign-in codes are ``commands.credentials``; when that is None they are
+    prepared here (:meth:`Credentials.prepare`) and put there, for the control socket too.
+    With API_TLS_CERT and API_TLS_KEY it serves HTTPS (and WSS).
 
     ``task_status.started(urls)`` hands back the bound URLs (``["http://127.0.0.1:8765"]``)
-    once listening. Raises :class:`HttpConfigError` (before binding) for a non-loopback
-    address without ``API_TOKEN``. Owns Hypercorn's connections; when the trigger fires,
-    event WebSockets are closed with 1001 and requests get a short grace.
+    once listening. Raises :class:`~drawstreamd.control.auth.HttpConfigError` (before
+    binding) when it must not listen: a network address with a weak token, TLS files that do
+    not load. Owns Hypercorn's connections; when the trigger fires, event WebSockets are
+    closed with 1001 and requests get a short grace.
     """
-    token = ensure_api_token(settings)
-    logs.add_secrets([token])  # a generated token is as secret as a configured one
+    credentials = commands.credentials
+    if credentials is None:
+        credentials = commands.credentials = Credentials.prepare(settings)
     stopping = trio.Event()
 
     async def trigger() -> None:
@@ -307,8 +437,17 @@ async def serve_http(
         stopping.set()
 
     extra = [make(stopping) for make in blueprints]
-    app = create_app(settings, commands, events, token=token, stopping=stopping, blueprints=extra)
-    shed = ShedLoad(app, limiter, gate=commands.gate, exempt=_never_refused)
+    app = create_app(
+        settings,
+        commands,
+        events,
+        credentials=credentials,
+        stopping=stopping,
+        blueprints=extra,
+        wrong=wrong,
+    )
+    guarded = AccessGuard(app, AccessPolicy.from_settings(settings, tls=credentials.tls))
+    shed = ShedLoad(guarded, limiter, gate=commands.gate, exempt=_never_refused)
     config = HypercornConfig()
     config.bind = [_bind(settings.API_HOST, settings.API_PORT)]
     config.graceful_timeout = 2.0
@@ -317,6 +456,14 @@ async def serve_http(
     config.keep_alive_timeout = 5.0
     config.h11_max_incomplete_size = 16 * 1024
     config.websocket_max_message_size = 64 * 1024
-    await hypercorn_serve(
-        cast("Any", shed), config, shutdown_trigger=trigger, task_status=task_status, mode="asgi"
-    )
+    if credentials.tls:
+        config.certfile = str(settings.API_TLS_CERT)
+        config.keyfile = str(settings.API_TLS_KEY)
+    async with trio.open_nursery() as nursery:
+        urls: list[str] = await nursery.start(
+            functools.partial(
+                hypercorn_serve, cast("Any", shed), config, shutdown_trigger=trigger, mode="asgi"
+            )
+        )
+        credentials.port = urlsplit(urls[0]).port
+        task_status.started(urls)

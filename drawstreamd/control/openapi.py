@@ -58,18 +58,23 @@ class Route:
     reply: type[msgspec.Struct]
     call: str
     """The :class:`Commands` method."""
-    auth: bool = False
+    auth: bool = True
+    """Needs the bearer token (everything but /health and /signin)."""
     body: type[msgspec.Struct] | None = None
     query: tuple[Param, ...] = ()
     status: int = 200
     not_found: bool = False
     conflict: str | None = None
     """When the command can answer 409, why."""
+    body_optional: bool = False
+    """An empty body stands for the body type's defaults."""
+    media: str = "application/json"
+    """What a success answers with (``image/png``: the command returns the bytes)."""
 
 
 _ID = Param("item_id", 1, cmd.MAX_ID, 0, "a donation id (see /queue and /history)")
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", "Is the daemon up", cmd.PingReply, "ping"),
+    Route("GET", "/health", "Is the daemon up", cmd.PingReply, "ping", auth=False),
     Route("GET", "/status", "What is on screen, queue length, planner", cmd.StatusReply, "status"),
     Route("GET", "/current", "The drawing on screen", cmd.CurrentReply, "current"),
     Route("GET", "/queue", "The waiting donations, oldest first", cmd.QueueReply, "queue_list"),
@@ -126,13 +131,68 @@ ROUTES: tuple[Route, ...] = (
         status=201,
         not_found=True,
     ),
+    Route(
+        "POST",
+        "/queue/{item_id}/approve",
+        "Let a donation that waits for a moderator be drawn",
+        cmd.ItemInfo,
+        "approve",
+        not_found=True,
+    ),
+    Route(
+        "POST",
+        "/queue/{item_id}/deny",
+        "Skip a waiting donation with a reason; it is never shown",
+        cmd.DenyReply,
+        "deny",
+        body=cmd.DenyRequest,
+        body_optional=True,
+        not_found=True,
+    ),
+    Route(
+        "GET",
+        "/queue/{item_id}/preview.png",
+        "The planned picture, before it airs (404 until the plan is ready)",
+        cmd.PingReply,
+        "preview",
+        not_found=True,
+        media="image/png",
+    ),
+    Route("GET", "/bans", "The banned donors, oldest ban first", cmd.BansReply, "bans"),
+    Route(
+        "POST",
+        "/bans",
+        "Ban a donor: their later donations are skipped and never shown",
+        cmd.BanReply,
+        "ban",
+        body=cmd.BanRequest,
+    ),
+    Route(
+        "DELETE",
+        "/bans",
+        "Lift a donor's ban",
+        cmd.BanReply,
+        "unban",
+        body=cmd.UnbanRequest,
+    ),
+    Route(
+        "POST",
+        "/signin",
+        "Trade a one-time sign-in code (drawstreamctl mod-url) for the API token",
+        cmd.SigninReply,
+        "signin",
+        auth=False,
+        body=cmd.SigninRequest,
+    ),
 )
 
 
 def openapi() -> bytes:
     """The OpenAPI 3.1 document, built from :data:`ROUTES` and the msgspec types."""
     types = sorted(
-        {r.reply for r in ROUTES} | {r.body for r in ROUTES if r.body} | {ErrorReply, Event},
+        {r.reply for r in ROUTES if r.media == "application/json"}
+        | {r.body for r in ROUTES if r.body}
+        | {ErrorReply, Event},
         key=lambda t: t.__name__,
     )
     _, components = msgspec.json.schema_components(
@@ -147,13 +207,19 @@ def openapi() -> bytes:
 
     paths: dict[str, dict[str, Any]] = {}
     for r in ROUTES:
+        content: dict[str, Any] = (
+            {"application/json": {"schema": ref(r.reply)}}
+            if r.media == "application/json"
+            else {r.media: {"schema": {"type": "string", "contentMediaType": r.media}}}
+        )
         responses: dict[str, Any] = {
-            str(r.status): {
-                "description": "done",
-                "content": {"application/json": {"schema": ref(r.reply)}},
-            },
+            str(r.status): {"description": "done", "content": content},
             "400": err("bad arguments"),
-            "429": err("too many requests; retry after Retry-After seconds"),
+            "421": err("the request named a host this server does not answer for"),
+            "429": err(
+                "too many requests, or too many wrong tokens or codes from this address; "
+                "retry after Retry-After seconds"
+            ),
             "503": err("the daemon cannot do it right now"),
         }
         params: list[dict[str, Any]] = []
@@ -176,12 +242,14 @@ def openapi() -> bytes:
             "parameters": params,
             "responses": responses,
         }
+        op["security"] = [{"bearer": []}] if r.auth else []
         if r.auth:
-            op["security"] = [{"bearer": []}]
             responses["401"] = err("missing or wrong bearer token")
+        elif r.call == "signin":
+            responses["401"] = err("wrong, used or expired code")
         if r.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": not r.body_optional,
                 "content": {"application/json": {"schema": ref(r.body)}},
             }
             responses["413"] = err("body too large")
@@ -195,6 +263,7 @@ def openapi() -> bytes:
         "get": {
             "summary": "This document",
             "operationId": "openapi",
+            "security": [],
             "responses": {
                 "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}
             },
@@ -205,9 +274,15 @@ def openapi() -> bytes:
         "info": {
             "title": "drawstreamd control API",
             "version": cmd.VERSION,
-            "description": "The same commands as drawstreamctl. WebSocket "
-            f"{PREFIX}/events?kinds=queued,started streams Event objects as JSON text frames.",
+            "description": "The same commands as drawstreamctl. Everything but /health, "
+            "/signin and this document needs `Authorization: Bearer <token>` "
+            "(`drawstreamctl token` prints it). The WebSocket "
+            f"{PREFIX}/events?kinds=queued,started streams Event objects as JSON text frames; "
+            "it takes the token as that header, as a `token` query parameter, or (browsers) "
+            'as its first message `{"token": "…"}`, and closes with 1008 when the token is '
+            "wrong or has been rotated.",
         },
+        "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": components,

@@ -31,7 +31,8 @@ import msgspec
 import trio
 from quart import Blueprint, Response, request, send_from_directory, websocket
 
-from drawstreamd.control.gallery_page import MAX_PAGE, PAGE_SIZE, gallery_page
+from drawstreamd.control.gallery_page import AIRED, MAX_PAGE, PAGE_SIZE, gallery_page
+from drawstreamd.moderation import audience_view
 from drawstreamd.render.hud import CAPTION, LABELS, format_amount, format_eta
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
     from drawstreamd.config import Settings
     from drawstreamd.journal import Journal
+    from drawstreamd.model import QueueItem
+    from drawstreamd.moderation import Shown, Words
     from drawstreamd.render.scene import Hud, Scene
 
 STATIC = Path(__file__).parent / "static"
@@ -191,18 +194,14 @@ def _page(body: str | bytes) -> Response:
 
 
 class SceneWatch:
-    """One look at the scene a frame for all overlay sockets together.
+    """Where overlay sockets with nothing to send wait for the scene's next change.
 
-    A socket with nothing to send waits here until the canvas or the HUD changes (or its own
-    deadline); whichever socket waits first polls the versions once per frame and wakes the
-    others, so an idle overlay costs one timer, not one per socket.
+    No timer and no polling: a socket sleeps on the scene's change announcement (or its own
+    deadline), so an idle overlay costs nothing however many browsers are connected.
     """
 
-    def __init__(self, scene: Scene, period: float) -> None:
+    def __init__(self, scene: Scene) -> None:
         self.scene = scene
-        self.period = period
-        self._changed = trio.Event()
-        self._polling = False
 
     def versions(self) -> tuple[int, int]:
         return self.scene.canvas_version, self.scene.hud_version
@@ -211,18 +210,7 @@ class SceneWatch:
         """Until :meth:`versions` differs from ``seen``, or the Trio clock reaches ``until``."""
         with trio.move_on_at(until):
             while self.versions() == seen:
-                if self._polling:
-                    await self._changed.wait()
-                    continue
-                self._polling = True
-                try:
-                    while self.versions() == seen:  # noqa: ASYNC110 - the scene has no change events
-                        await trio.sleep(self.period)
-                finally:
-                    # also when this socket goes away: another waiter takes over the polling
-                    self._polling = False
-                    changed, self._changed = self._changed, trio.Event()
-                    changed.set()
+                await self.scene.wait_changed()
 
 
 async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
@@ -288,19 +276,19 @@ def overlay_blueprint(
     gallery_dir: Path,
     *,
     stopping: trio.Event,
-    mask: Callable[[str], str] | None = None,
+    words: Words | None = None,
 ) -> Blueprint:
     """``/overlay`` (+ ``/overlay/ws``, ``/overlay/static/…``, ``/overlay/fonts/…``) and
     ``/gallery`` (+ ``/gallery/<id>.png``). Overlay sockets close with 1001 once ``stopping``
-    is set; nothing here needs or accepts a token. With HUD_MASK_PROFANITY on, the gallery
-    shows donors and messages through ``mask`` (the gatekeeper's), as the HUD does."""
+    is set; nothing here needs or accepts a token. The gallery shows what the audience may
+    see (:func:`drawstreamd.moderation.audience_view`, masked with ``words`` as the HUD is)."""
 
-    def shown(text: str) -> str:
-        return mask(text) if mask is not None and settings.HUD_MASK_PROFANITY else text
+    def shown(item: QueueItem) -> Shown:
+        return audience_view(item, settings, words)
 
     bp = Blueprint("overlay", __name__, static_folder="static", static_url_path="/overlay/static")
     sockets: dict[str, int] = {}
-    watch = SceneWatch(scene, 1.0 / settings.FRAME_RATE)
+    watch = SceneWatch(scene)
 
     @bp.get("/overlay")
     async def overlay_page() -> Response:
@@ -351,7 +339,7 @@ def overlay_blueprint(
             page = 0
         if not 1 <= page <= MAX_PAGE:
             return Response("page must be a whole number from 1", status=400)
-        items = await journal.history(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+        items = await journal.history(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, statuses=AIRED)
         ids = [i.id for i in items]
         pictures = await trio.to_thread.run_sync(
             lambda: {i for i in ids if (gallery_dir / f"{i}.png").is_file()}
@@ -377,14 +365,14 @@ def overlay_routes(
     journal: Journal,
     gallery_dir: Path,
     *,
-    mask: Callable[[str], str] | None = None,
+    words: Words | None = None,
 ) -> Callable[[trio.Event], Blueprint]:
     """:func:`overlay_blueprint` as ``serve_http(blueprints=[...])`` wants it: given the event
     set when the server starts to shut down."""
 
     def make(stopping: trio.Event) -> Blueprint:
         return overlay_blueprint(
-            settings, scene, journal, gallery_dir, stopping=stopping, mask=mask
+            settings, scene, journal, gallery_dir, stopping=stopping, words=words
         )
 
     return make

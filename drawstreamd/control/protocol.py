@@ -154,7 +154,7 @@ def decode_line(raw: bytes) -> str:
 
 
 # -- replies -----------------------------------------------------------------------------------
-BLOCK_KEYS = ("id", "changed", "command")
+BLOCK_KEYS = ("id", "changed", "command", "donor")
 """Keys that begin one entry of a listing."""
 
 FIELD_TYPES: dict[str, type] = {
@@ -181,10 +181,16 @@ FIELD_TYPES: dict[str, type] = {
     "interval_max_ms": float,
     "late": int,
     "late_percent": float,
+    "interruptions": int,
+    "banned": bool,
+    "denied": bool,
+    "done": bool,
     "paused": bool,
     "skipped": bool,
     "removed": bool,
     "data": dict,
+    "rotated": bool,
+    "expires_in_sec": float,
     "sources": dict,
 }
 """How the client turns ``key: value`` text back into JSON types; other keys are strings."""

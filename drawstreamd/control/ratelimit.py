@@ -10,11 +10,15 @@ picture a little. Three bounds keep that cost small whatever clients do:
   ``connections / tarpit_sec`` requests per second, instead of as many as the CPU allows.
 
 :class:`RateLimiter` is pure (the clock is passed in); :class:`ShedLoad` is the ASGI wrapper.
+
+:class:`WrongCredentials` (pure as well) counts wrong tokens and sign-in codes per address, so
+that guessing is held to :data:`WRONG_LIMIT` tries a minute.
 """
 
 from __future__ import annotations
 
 import collections
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -172,3 +176,62 @@ class ShedLoad:
             }
         )
         await send({"type": "http.response.body", "body": _BODY})
+
+
+# -- wrong credentials ---------------------------------------------------------------------------
+WRONG_LIMIT = 10
+WRONG_WINDOW_SEC = 60.0
+
+
+def client_key(address: str | None) -> str:
+    """Whom to count a request against: its IPv4 address, or its IPv6 /64 (one host's share)."""
+    if not address:
+        return "?"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and not ip.is_loopback:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class WrongCredentials:
+    """Wrong tokens and sign-in codes per client: after ``limit`` within ``window`` seconds the
+    client is refused (429) until the oldest of them is ``window`` seconds old. Pure: the clock
+    is passed in; remembers at most ``max_tracked`` clients."""
+
+    def __init__(
+        self,
+        limit: int = WRONG_LIMIT,
+        window: float = WRONG_WINDOW_SEC,
+        *,
+        max_tracked: int = MAX_TRACKED,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_tracked = max_tracked
+        self._seen: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict()
+        )
+
+    def locked_for(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may try again; 0.0 when it may now."""
+        times = self._seen.get(key)
+        if times is None:
+            return 0.0
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[key]
+            return 0.0
+        if len(times) < self.limit:
+            return 0.0
+        return times[0] + self.window - now
+
+    def record(self, key: str, now: float) -> None:
+        times = self._seen.pop(key, None) or collections.deque(maxlen=self.limit)
+        times.append(now)
+        self._seen[key] = times
+        if len(self._seen) > self.max_tracked:
+            self._seen.popitem(last=False)

@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             if not raw:
                 return 0
             verdict = gate.check(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-            out.write(_json(verdict.nsfw, verdict.rule))
+            # The line is the refusal verdict: a doubtful rule is for moderators, not here.
+            out.write(_json(verdict.nsfw, verdict.rule if verdict.nsfw else None))
             out.flush()
     except BrokenPipeError:
         # The reader went away: nothing left to answer, and nothing to flush at exit either.

@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
-from drawstreamd.gatekeeper import lexicon
+from drawstreamd.gatekeeper import lexicon, names
+from drawstreamd.gatekeeper.combos import Message
 from drawstreamd.gatekeeper.index import Entry, Index
 from drawstreamd.gatekeeper.normalize import TO_CYR_TABLE, TO_LAT_TABLE, fold, main_form
-from drawstreamd.gatekeeper.rules import HIT, PHRASE, SHORT, SINGLE, Chunk, Rules
+from drawstreamd.gatekeeper.rules import (
+    COMBO,
+    HIT,
+    MARKS,
+    PHRASE,
+    SHORT,
+    SINGLE,
+    Chunk,
+    Rules,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -34,6 +44,8 @@ _SPELLED_RE = re.compile(r"(?<!\S)(?:\w\s+){2,}\w(?!\S)")
 _ASCII_PENIS_RE = re.compile(r"8\s*={2,}\s*[dэ>з3]|[cсє<]\s*={2,}\s*8")
 _ASCII_BREASTS_RE = re.compile(r"\(\s*[.*]\s*\)\s*\(\s*[.*]\s*\)|\(\s*\.\s*[yу]\s*\.\s*\)")
 _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
+# '(((them)))': the antisemitic echo (a sad '(((' alone is common in Russian chat).
+_ECHO_RE = re.compile(r"\({3}\s*\w[^()]{0,40}\){3}")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
 _ARTICLES = frozenset({"a", "an", "the", "this", "that", "such", "total", "complete"})
 _WORD_RE = re.compile(r"[\w@$*!]+")
@@ -51,10 +63,16 @@ def _profanity() -> Index:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether a message must not be drawn, and the rule that decided it."""
+    """Whether a message must not be drawn, and the rule that decided it.
+
+    ``nsfw`` is the refusal. ``doubtful`` marks a request that passes in automatic mode but
+    that a moderator should look at (swimwear, kissing, blood, politicians…); ``rule`` then
+    names the borderline rule ('doubtful:swimwear'). A refusal always wins over a doubt.
+    """
 
     nsfw: bool
     rule: str | None
+    doubtful: bool = False
 
 
 ALLOWED = Verdict(False, None)
@@ -79,13 +97,16 @@ class Gatekeeper:
         verdict = self._check(text)
         if not verdict.nsfw and ("\u202e" in text or "\u2067" in text):
             # A right-to-left override shows 'йух' as 'хуй': read it the way it is shown too.
-            verdict = self._check(text[::-1])
+            shown = self._check(text[::-1])
+            if shown.nsfw or not verdict.doubtful:
+                verdict = shown
         return verdict
 
     def _check(self, text: str) -> Verdict:
         rules = self._rules
         folded = fold(text)
         rule = _symbols(folded)
+        doubt = None
         if rule is None:
             head, tail = folded, ""
             if len(folded) > FULL_CHECK_CHARS:
@@ -95,12 +116,36 @@ class Gatekeeper:
             cyr_context = _CYRILLIC_RE.search(head) is not None
             # Chunks of bare punctuation are dropped: 'х . у . й' is a run of letters.
             chunks = [c for c in (rules.chunk(t, cyr_context) for t in head.split()) if c.words]
-            if any(c.flags for c in chunks):
+            flags = 0
+            for chunk in chunks:
+                flags |= chunk.flags
+            if flags & ~COMBO:
                 rule = _across_words(rules, chunks, cyr_context)
+            if flags & COMBO or (rule is not None and rule.startswith("sexual:")):
+                rule, doubt = _combinations(chunks, head, rule)
             if rule is None and tail:
                 rule = next(filter(None, map(rules.quick, set(tail.split()))), None)
                 if rule is None:
                     rule = _spelled_runs(rules, tail)
+        if rule is not None:
+            return Verdict(True, rule)
+        return ALLOWED if doubt is None else Verdict(False, doubt, doubtful=True)
+
+    def check_name(self, name: str) -> Verdict:
+        """Decide on a donor's name: refused for slurs, hate codes and sexual words in it.
+
+        A handle has no request in it; it is read as words (names.py: 'xXpussySlayerXx' is
+        'pussy slayer', 'Adolf_1488' is 'adolf 1488') and judged like a message, plus a few
+        stems that stay refused glued inside it. Never doubtful.
+        """
+        for words in names.readings(name):
+            verdict = self.check(words)
+            if verdict.nsfw:
+                return verdict
+            rule = names.hate_number(words)
+            if rule is not None:
+                return Verdict(True, rule)
+        rule = names.glued_rule(name)
         return ALLOWED if rule is None else Verdict(True, rule)
 
     def mask(self, text: str) -> str:
@@ -124,6 +169,24 @@ class Gatekeeper:
         return _WORD_RE.sub(star, text)
 
 
+def _combinations(
+    chunks: list[Chunk], folded: str, rule: str | None
+) -> tuple[str | None, str | None]:
+    """(refusal, doubt) once the word groups of combos.py are counted in: a sexual refusal in
+    a message about a minor becomes minors:sexual; several kinds of words may refuse together
+    ('a black man hanging from a tree'); with no refusal, a doubtful rule may apply."""
+    if rule is not None and not rule.startswith("sexual:"):
+        return rule, None
+    message = Message(folded, chunks)
+    present = MARKS.present(message)
+    if rule is not None:
+        return (lexicon.MINORS if MARKS.has_minor(present) else rule), None
+    rule = MARKS.refusal(present, message)
+    if rule is not None:
+        return rule, None
+    return None, MARKS.doubt(present, message)
+
+
 def _symbols(folded: str) -> str | None:
     if "ᛋᛋ" in folded or "ϟϟ" in folded:
         return lexicon.SS
@@ -141,6 +204,8 @@ def _symbols(folded: str) -> str | None:
         return lexicon.GENITALS
     if "(" in folded and _ASCII_BREASTS_RE.search(folded):
         return lexicon.BREASTS
+    if "(((" in folded and _ECHO_RE.search(folded):
+        return lexicon.CARICATURE
     return None
 
 
@@ -205,6 +270,8 @@ def _split_words(
                 continue
             if words[left] in lexicon.STOPWORDS or words[left + 1] in lexicon.STOPWORDS:
                 continue
+            if rules.innocent(words[left]) or rules.innocent(words[left + 1]):
+                continue  # 'Penistone lad' is not 'penis' split in two
             entry = rules.match_word(a + b, cyr_context)
             if entry is not None and _fires(entry, words, left, left + 2):
                 return entry.rule

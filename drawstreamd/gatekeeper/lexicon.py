@@ -27,6 +27,11 @@ SS = "hate:ss"
 KKK = "hate:kkk"
 SALUTE = "hate:salute"
 HATE_CODE = "hate:code"
+HATE_SLUR = "hate:slur"
+CARICATURE = "hate:caricature"
+LYNCHING = "hate:lynching"
+EXTREMIST = "hate:extremist"
+MINORS = "minors:sexual"
 
 # Unconditional block patterns, by rule.
 BLOCK: dict[str, str] = {
@@ -61,6 +66,8 @@ BLOCK: dict[str, str] = {
         нюдс* нюдес* upskirt* nudes noods noodz nudez nudity nudist* nudism topless
         bottomless pantsless undressed undressing unclothed
         стриптиз* stripper* striptease* lingerie раздень*
+        нудист* нудизм* догола starkers streaker streakers disrob* nipslip*
+        разделась разделся раздевшись раздевш*
     """,
     ACT: """
         секс{,а,у,ом,е} сексуальн* секси сексапильн* сексуальност*
@@ -77,7 +84,7 @@ BLOCK: dict[str, str] = {
         intercourse blowjob* handjob* rimjob* footjob* deepthroat* masturbat* wank* jerking
         cumshot* cumming creampie* gangbang* orgy orgies orgasm* threesome* bdsm bondage
         rape rapes raped raping rapist rapists molest* pedo pedos incest* инцест*
-        зоофил* zoophil* bestiality ejaculat* эякуляц* semen pedophil* paedophil*
+        педо зоофил* zoophil* bestiality ejaculat* эякуляц* semen pedophil* paedophil*
         horny kinky humping fap fapping fapped фап фапать фапает фапают фапающ* перепих*
         совокупл* интимн* оральн* doggystyle сношат* сношающ* вдуть вдул вдула вдули отлиз*
         поебушк* coitus copulat* lapdance
@@ -87,7 +94,7 @@ BLOCK: dict[str, str] = {
         erotic* porn* pron pronz xvideos xhamster redtube brazzers chaturbate
         hentai* ecchi lewd nsfw rule34 r34 onlyfans онлифанс*
         smut smutty obscene r18 futa futanari* футанари yiff* ahegao* ахегао bukkake* буккакэ
-        milf milfs dilf милф* oppai paizuri cameltoe* camgirl* lolicon* shotacon*
+        milf milfs dilf милф* oppai paizuri cameltoe* camgirl*
         неприличн* непристойн* пошл{ое,ую,ый,ая,ые,ых,ятин*,ость,ости}
     """,
     SLUR: """
@@ -107,7 +114,7 @@ BLOCK: dict[str, str] = {
     """,
     SS: """
         сс эсэс* эсесовц* ваффен*
-        ss schutzstaffel* waffen totenkopf*
+        ss schutzstaffel* waffen totenkopf* тотенкопф*
     """,
     KKK: """
         ккк клукс куклуксклан* куклукс* клансмен*
@@ -116,6 +123,32 @@ BLOCK: dict[str, str] = {
     SALUTE: """
         зиг{,а,у,и,ой} зигует зигуют зигуя зигующ* зигов* зиган* хайль хайлем
         heil sieg zieg seig
+    """,
+    HATE_SLUR: """
+        негр* нигг* ниггер* черножоп* черномаз* чернозад* хачик{,а,у,ом,и,ов,ам,ами}
+        хач{,а,ом,и,ей,ам,ами,ах,ье,иха} жид{,а,у,ом,ы,ов,ам,ами,ах,е} жидов* жидяр* жидомасон*
+        жиденок жиденка жиденку жиденком жиденки жиденков жиденыш* жидят*
+        жыд{,а,у,ом,ы,ов,ам,ами} жыдов*
+        хохл{а,у,ом,ы,ов,ам,ами,ах} хохлушк* хохлят* хохляцк* хохлятск*
+        кацап* москал{ь,я,ю,ем,е,и,ей,ям,ями,ях} москальск* пиндос* пендос* чучмек* узкоглаз*
+        китаез* япошк* армяшк* нерусь пархат* нига русн{я,ю,и,ей} свинорус* цыганье
+        nigg nigger* nigga* niggah* nigguh* niggaz niglet* nibba* niqqa* niqqer* nword sandnigger*
+        wetback* kike kikes raghead* towelhead* paki pakis beaner beaners jigaboo* darkie darkies
+        darky pickaninn* piccaninn* golliwog* gollywog* zipperhead* yid yids heeb heebs gook gooks
+        slanteye* jiggaboo* kyke kykes
+    """,
+    CARICATURE: "antisemit* антисемит* goyim* гоим* gorillion*",
+    LYNCHING: """
+        lynching* lynched lyncher* lynchings noose* линчев* линчу{ют,ет,ем,й,я,ющ*} висельник*
+        повесивш* повесил{ся,ась,ись} повешени{е,я,ю,ем}
+    """,
+    EXTREMIST: """
+        rahowa wpww zyklon atomwaffen* stormfront* игил* игиловц* даиш daesh ариец арийц* арийск*
+        aryans qaeda каид{а,ы,у,ой} reichskriegsflagge* рейхскригсфлагге
+    """,
+    MINORS: """
+        loli lolis lolicon* lolikon* shotacon* shotakon* jailbait* nymphet* лоли лолей лольк*
+        лолечк* лоликон* шотакон* нимфетк* нимфеточк* малолетк* малолеток
     """,
 }
 
@@ -198,7 +231,7 @@ CONTEXT: tuple[Context, ...] = (
         NUDITY,
         before="""
             рук ладон ног пят ветк ветв дерев стен земл скал камн пол степ поле поля кост
-            правд факт цифр землекоп провод король короля проводом
+            правд факт цифр землекоп провод король короля проводом торс
         """,
     ),
     Context(
@@ -268,6 +301,56 @@ CONTEXT: tuple[Context, ...] = (
         "сосет сосут сосать соси сосала сосал сосали сосешь",
         ACT,
         before="молок лапу палец леденец леденц чупа соску сок конфет кров",
+    ),
+    Context(
+        "нигер{,а,у,ом,е,ы,ов,ам,ами,ах}",
+        HATE_SLUR,  # Нигер is also the country and the river
+        near="флаг карт рек стран республик африк ниамей столиц нигери",
+    ),
+    Context("niger", HATE_SLUR, near="flag map river country republic africa niamey capital"),
+    Context("хохол", HATE_SLUR, near="волос голов причес птиц чуб макушк"),
+    Context(
+        "чурк{а,у,и,ой,е,ам,ами,ах} чурок",
+        HATE_SLUR,  # a block of wood, too
+        near="дров полен топор колк деревян пень пня древес",
+    ),
+    Context("chink chinks", HATE_SLUR, before="in of", near="armor armour wall light"),
+    Context("spic spics", HATE_SLUR, before="and"),
+    Context("coon coons", HATE_SLUR, after="maine", near="raccoon cat kitten hound hunting"),
+    Context(
+        "negro negroes negros",
+        HATE_SLUR,
+        after="rio",
+        before="league leagues river",
+        near="spanish",
+    ),
+    Context("redskin redskins", HATE_SLUR, near="potato potatoes"),
+    Context(
+        "isis",
+        EXTREMIST,
+        near="goddess egypt egyptian osiris horus pharaoh temple богин египет",
+    ),
+    Context("zog", EXTREMIST, near="dragon book princess pearl"),
+    Context(
+        "aryan",
+        EXTREMIST,  # also a given name
+        only_before="""
+            pride race nation nations brotherhood power blood master supremacy warrior warriors
+            people
+        """,
+    ),
+    Context("shota", MINORS, before="aizawa"),  # a given name too
+    Context("шота шоту шотой", MINORS, before="руставели"),
+    Context("lynch", LYNCHING, after="david jane kelly marshawn merrill", near="peaks twin film"),
+    Context("линч{,а,у,ем,ом,е}", LYNCHING, after="дэвид девид дэвида девида"),
+    Context("hanged", LYNCHING, near="tarot card"),
+    Context(
+        "повешенн{ый,ого,ому,ым,ом,ые,ых,ыми,ая,ую,ой,ое}",
+        LYNCHING,
+        near="""
+            картин стен гвозд крюч вешалк полк ламп пальто куртк одежд шар игрушк гирлянд флаг
+            табличк замок
+        """,
     ),
     Context(
         "fuck fucks fucked fucking",
@@ -370,7 +453,6 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("birthday suit", NUDITY),
     ("hitler salute", SALUTE),
     ("римский салют", SALUTE),
-    ("white power", NAZI),
     ("white pride", NAZI),
     ("третьего рейха", NAZI),
     ("третий рейх", NAZI),
@@ -378,6 +460,48 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("ku klux", KKK),
     ("ку клукс", KKK),
     ("14 88", HATE_CODE),
+    ("n word", HATE_SLUR),
+    ("porch monkey*", HATE_SLUR),
+    ("day of the rope", LYNCHING),
+    ("schwarze sonne", EXTREMIST),
+    ("шварце зонне", EXTREMIST),
+    ("blood and soil", EXTREMIST),
+    ("blood and honour", EXTREMIST),
+    ("blood and honor", EXTREMIST),
+    ("blut und boden", EXTREMIST),
+    ("blut und ehre", EXTREMIST),
+    ("кровь и почва", EXTREMIST),
+    ("кровь и честь", EXTREMIST),
+    ("secure the existence", EXTREMIST),
+    ("existence of our people", EXTREMIST),
+    ("islamic state", EXTREMIST),
+    ("исламск* государств*", EXTREMIST),
+    ("jail bait", MINORS),
+    ("skinny dip*", NUDITY),
+    ("au naturel", NUDITY),
+    ("without stitch", NUDITY),
+    ("in the altogether", NUDITY),
+    ("в чем мама родила", NUDITY),
+    ("ничем не прикрыт*", NUDITY),
+    ("ничего не надето", NUDITY),
+    ("jungle bunn*", HATE_SLUR),
+    ("towel head*", HATE_SLUR),
+    ("rag head*", HATE_SLUR),
+    ("camel jockey*", HATE_SLUR),
+    ("slant eye*", HATE_SLUR),
+    ("ching chong", HATE_SLUR),
+    ("blood libel", CARICATURE),
+    ("четыр* букв* г", SWASTIKA),
+    ("barely legal", PORN),
+    ("child bride*", MINORS),
+    ("nip slip*", BREASTS),
+    ("ню арт", NUDITY),
+    ("spread* her legs", ACT),
+    ("spread* legs", ACT),
+    ("раздвин* ног*", ACT),
+    ("раздвиг* ног*", ACT),
+    ("раздвинутыми ногами", ACT),
+    ("dirty jew*", HATE_SLUR),
 )
 
 # Innocent words that contain a blocked stem at their start (the rest is handled by
@@ -401,8 +525,11 @@ ALLOW = """
     dickens* dickinson* dickie*
     sexist* sexism
     scunthorpe* therapist* shuttlecock* peacock* hancock* hitchcock* woodcock* babcock*
-    nudibranch* siskin* joplin* minetest* nazion*
+    nudibranch* siskin* joplin* minetest* nazion* nazim*
     cumul* cumin* cumbersome cumbria*
+    негрони* negroni* нигери* nigeria* niggl* niggard* хачапур* хачатур* хатико hachiko*
+    трахтенберг* adolfo* lolly lollies lollipop* хохлом{а,у,ы,е,ой} хохломск*
+    spicy spicier spiciest snigger*
 """
 
 # Profanity that is not, on its own, a reason to block a drawing, but that the HUD may mask.
@@ -422,6 +549,7 @@ TRANSLIT_COLLISIONS = frozenset(
     {
         *("her", "hera", "heru", "hero", "heri", "pop", "pope", "pops", "hail", "hue", "zig"),
         *("manda", "mandu", "mandi", "mande", "huia", "popi", "popu", "sisi", "zigi", "zigu"),
+        "hachi",
     }
 )
 
@@ -468,6 +596,8 @@ RUN_STEMS: tuple[tuple[str, str], ...] = (
     ("naked", NUDITY),
     ("nude", NUDITY),
     ("boob", BREASTS),
+    ("nigg", HATE_SLUR),
+    ("нигг", HATE_SLUR),
 )
 
 # Rules not trusted when a Russian word was typed in Latin look-alikes ('cc' is not 'сс').

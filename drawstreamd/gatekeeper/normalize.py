@@ -399,7 +399,7 @@ def chunk_parts(chunk: str) -> tuple[list[str], str, str | None]:
     start, end = 0, len(chunk)
     while start < end and not (chunk[start].isalnum() or chunk[start] in "$@"):
         start += 1
-    while end > start and not (chunk[end - 1].isalnum() or chunk[end - 1] in "$*#"):
+    while end > start and not (chunk[end - 1].isalnum() or chunk[end - 1] in "$*#@"):
         end -= 1
     pieces: list[str] = []
     joined: list[str] = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from drawstreamd.gatekeeper import lexicon
+from drawstreamd.gatekeeper.combos import Marks
 from drawstreamd.gatekeeper.index import Entry, Index, build_lexicon_indexes
 from drawstreamd.gatekeeper.normalize import (
     LATIN_LOOKING_RE,
@@ -60,6 +61,7 @@ HIT = 1  # a piece or the rebuilt chunk matched a rule
 PHRASE = 2  # a piece starts a multi-word phrase
 SINGLE = 4  # the chunk is one single character (maybe part of 'х у й')
 SHORT = 8  # a short piece that may be half of a split word ('свасти ку')
+COMBO = 16  # a piece belongs to a word group that may start a combination (combos.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class Chunk:
     hits: tuple[Entry | None, ...]  # per piece, or () when none matched
     whole: Entry | None  # the chunk rebuilt without separators or masks
     flags: int
+    marks: tuple[frozenset[str], ...] = ()  # per piece, the word groups of combos.py, or ()
 
 
 class Rules:
@@ -157,7 +160,7 @@ class Rules:
             found = self._latin_as_russian(piece, cyr_context, leet, squeeze)
             if found is not None:
                 return found
-        if lat and not _EN[0].allowed(piece):
+        if lat and not self._latin_allowed(piece, squeeze):
             sounds = translit_skeletons(piece.translate(_LEET_TO_LAT))
             found = self._lookup_forms(_SKELETON, sounds, False, sounds[0])
             if found is not None:
@@ -169,6 +172,11 @@ class Rules:
         if verb is not None and len(piece) - verb.end() >= 3:
             return self.match_word(piece[verb.end() :], cyr_context)  # 'нарисуйхуй'
         return None
+
+    def _latin_allowed(self, piece: str, squeeze: bool) -> bool:
+        """An innocent English word, also with its repeated letters squeezed ('negrooooni')."""
+        latin = piece if piece.isascii() else piece.translate(TO_LAT_TABLE)
+        return _EN[0].allowed(latin) or (squeeze and _EN[0].allowed(collapse(latin)))
 
     def _latin_as_russian(
         self, piece: str, cyr_context: bool, leet: bool, squeeze: bool
@@ -225,6 +233,8 @@ class Rules:
         if _TRIPLE_RE.search(form):
             for repeat in (r"\1", r"\1\1"):
                 squeezed = _TRIPLE_RE.sub(repeat, form)
+                if indexes[0].allowed(squeezed):
+                    return None  # 'negrooooni' is 'negroni'
                 found = self._lookup(indexes, squeezed) if len(squeezed) >= 3 else None
                 if found is not None:
                     return found
@@ -232,6 +242,8 @@ class Rules:
         if tail is not None:
             # Emphasis on the last letter ('pussyy', 'хуйяяя'): one of it, or none.
             for cut in (form[: tail.start() + 1], form[: tail.start()]):
+                if indexes[0].allowed(cut):
+                    return None  # 'хохломууу' is 'хохлому', not 'хохлом'
                 found = self._lookup(indexes, cut)
                 if found is not None:
                     return found
@@ -261,6 +273,11 @@ class Rules:
             pieces, joined, masked = chunk_parts(text)
         words = tuple(map(main_form, pieces))
         flags = 0
+        marks = tuple(map(MARKS.of, words))
+        if not any(marks):
+            marks = ()
+        elif any(m & MARKS.keys for m in marks):
+            flags |= COMBO
         if len(pieces) == 1 and len(pieces[0]) == 1:
             flags |= SINGLE
         for piece, word in zip(pieces, words, strict=True):
@@ -269,7 +286,7 @@ class Rules:
             if 2 <= len(piece) <= 3 and word not in lexicon.STOPWORDS:
                 flags |= SHORT
         if len(pieces) > 1 and self._innocent_compound(main_form(joined)):
-            return Chunk(words, tuple(pieces), (), None, flags)
+            return Chunk(words, tuple(pieces), (), None, flags, marks)
         hits = tuple(self.match_word(p, cyr_context) for p in pieces)
         whole = None
         if masked is not None:
@@ -284,7 +301,7 @@ class Rules:
                 whole = glued(joined)
         if hits or whole is not None:
             flags |= HIT
-        return Chunk(words, tuple(pieces), hits, whole, flags)
+        return Chunk(words, tuple(pieces), hits, whole, flags, marks)
 
     def quick(self, chunk: str) -> str | None:
         """Rule of a chunk read only the usual way (for the far end of very long messages;
@@ -326,6 +343,7 @@ class Rules:
 
 
 _BASE: tuple[Index, Index] = build_lexicon_indexes()
+MARKS = Marks()
 # (plain, squeezed, source of the masked index) per script; masked ones are built on first use.
 _RU = (_BASE[0], _BASE[0].collapsed(), _BASE[0])
 _EN = (_BASE[1], _BASE[1].collapsed(min_word=5), _BASE[1])

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+import msgspec
 import trio
 
+from drawstreamd.plan import dsl
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from drawstreamd.plan.dsl import Plan, Step
 
+
+MAX_ERRORS = 20
+"""Reasons kept per plan; later ones are only counted (a model can write thousands of bad
+steps)."""
+MAX_REASON_CHARS = 300
 
 class PlannerError(Exception):
     """A planner gave up; steps already in the buffer stay and are drawn."""
@@ -26,11 +36,18 @@ class PlanBuffer:
         self.bg: str | None = None
         self.steps: list[Step] = []
         self.errors: list[str] = []
-        """Validation reasons for dropped steps (operator-facing)."""
+        """Validation reasons for dropped steps (operator-facing): the first
+        :data:`MAX_ERRORS`, then one line counting the rest."""
+        self.dropped = 0
+        """How many reasons were given in all."""
         self.origin: str = ""
         """Which planner produced it: ``llm``, ``builtin``, ``card``…"""
         self.closed = False
         self._changed = trio.Event()
+        self.text_rule: Callable[[str], str | None] | None = None
+        """Judges every text written into the picture (the gatekeeper's): the rule that
+        refuses it, or None. A refused text is dropped with a reason; the rest is drawn."""
+        self._texts: list[str] = []
 
     def set_header(self, *, seed: int | None = None, bg: str | None = None) -> None:
         if seed is not None:
@@ -42,11 +59,53 @@ class PlanBuffer:
     def add(self, step: Step) -> None:
         if self.closed:
             raise RuntimeError("plan buffer is closed")
-        self.steps.append(step)
+        checked = self._checked(step)
+        if checked is None:
+            return
+        self.steps.append(checked)
         self._poke()
 
+    def _checked(self, step: Step) -> Step | None:
+        """``step`` without the texts the gatekeeper refuses (None: nothing of it is left)."""
+        if self.text_rule is None:
+            return step
+        if isinstance(step, dsl.Text):
+            return step if self._text_passes(step.t) else None
+        if isinstance(step, dsl.Group) and any(isinstance(s, dsl.Text) for s in step.s):
+            kept = [s for s in step.s if not isinstance(s, dsl.Text) or self._text_passes(s.t)]
+            if len(kept) == len(step.s):
+                return step
+            return msgspec.structs.replace(step, s=kept) if kept else None
+        return step
+
+    def _text_passes(self, text: str) -> bool:
+        assert self.text_rule is not None
+        # alone, and after the texts before it: a word spelled across steps is still a word
+        for candidate in (text, " ".join([*self._texts, text])):
+            rule = self.text_rule(candidate)
+            if rule is not None:
+                self.drop(f"a text step was not drawn: refused by the gatekeeper ({rule})")
+                return False
+        self._texts.append(text)
+        return True
+
+    def snapshot(self) -> Plan:
+        """The plan as written so far (the whole plan once closed)."""
+        return dsl.Plan(seed=self.seed, bg=self.bg, steps=list(self.steps))
+
     def drop(self, reason: str) -> None:
-        self.errors.append(reason)
+        self.dropped += 1
+        if self.dropped <= MAX_ERRORS:
+            if len(reason) > MAX_REASON_CHARS:
+                reason = reason[: MAX_REASON_CHARS - 1] + "…"
+            self.errors.append(reason)
+            return
+        more = self.dropped - MAX_ERRORS
+        summary = f"{more} more reason(s) not kept"
+        if more == 1:
+            self.errors.append(summary)
+        else:
+            self.errors[-1] = summary
 
     def close(self) -> None:
         self.closed = True

@@ -21,16 +21,23 @@ Why these choices (the writer is a 14B model emitting one token at a time):
 * **Salvage over rejection**: :func:`validate` drops only the broken steps, each with a
   reason, rounds stray floats, clamps durations, and normalises colour spellings.
 * ``v`` versions the format so a v2 can arrive without breaking stored plans.
+* **Composition**: a ``use`` step draws a library subject (a whole plan of its own) into a
+  box, optionally mirrored and recoloured, so "a cat in a crown" costs two short steps.
+  Validation expands it into the subject's own steps, transformed (:func:`expand`): the
+  renderer, the journal and the gallery only ever see ordinary steps, a stored plan keeps its
+  picture when the library changes, and ``use`` draws exactly what the spelled-out shapes draw.
 
-This module imports nothing else of drawstreamd (it is reused by the planner, the renderer,
-the API and a future browser overlay).
+This module imports nothing else of drawstreamd at import time (it is reused by the planner,
+the renderer, the API and a future browser overlay); only when a caller passes no subjects of
+its own does ``use`` read the builtin library, :mod:`drawstreamd.plan.library`, lazily.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final, Literal, Protocol
 
 import msgspec
 from msgspec import Meta
@@ -52,7 +59,12 @@ class LIMITS:
     DELAY_MS: Final = 5_000
     TOTAL_MS: Final = 60_000
     SEED: Final = 2**31 - 1
+    USE_SIZE: Final = 384
+    """Largest box a ``use`` step may draw a subject into (4x its designed size)."""
 
+
+SUBJECT_SIZE: Final = 96
+"""Library subjects are drawn on a 96x96 canvas; ``use`` scales that square into its box."""
 
 PALETTE: Final[dict[str, tuple[int, int, int]]] = {
     "black": (0x00, 0x00, 0x00),
@@ -265,7 +277,26 @@ class Group(msgspec.Struct, tag="group", tag_field="op", omit_defaults=True):
 Step = Rect | Circle | Ellipse | Line | Polygon | Pixels | Fill | Text | Group
 """One drawing step (a tagged union on ``op``)."""
 
-OPS: Final = ("rect", "circle", "ellipse", "line", "polygon", "pixels", "fill", "text", "group")
+
+class Use(msgspec.Struct, tag="use", tag_field="op", omit_defaults=True):
+    """A library subject n drawn into the square box with top-left (x, y) and side sz
+    (96: its own size); mx: mirrored left-right; rc: recoloured, {"old":"new"} ("main": its
+    main colour). Its own steps are drawn one by one; ms is the whole subject's time."""
+
+    n: str
+    x: Coord = 0
+    y: Coord = 0
+    sz: Annotated[int, Meta(ge=1, le=LIMITS.USE_SIZE)] = SUBJECT_SIZE
+    mx: bool = False
+    rc: dict[str, Color] = msgspec.field(default_factory=dict)
+    a: Anim | None = None
+    ms: Ms | None = None
+    d: Delay = 0
+
+
+OPS: Final = (
+    "rect", "circle", "ellipse", "line", "polygon", "pixels", "fill", "text", "group", "use"
+)  # fmt: skip
 
 DEFAULT_ANIMATION: Final[dict[str, Anim]] = {
     "rect": "fill",
@@ -366,13 +397,18 @@ def _unalias(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_step(obj: object) -> Step:
-    """Validate and normalise one step from decoded JSON; raises :class:`StepError`."""
+    """Validate and normalise one drawing step from decoded JSON; raises :class:`StepError`.
+
+    A ``use`` step is several steps once expanded: read those with :func:`parse_steps`.
+    """
     if not isinstance(obj, dict):
         raise StepError(f"a step must be an object, got {type(obj).__name__}")
     obj = _unalias(obj)
     op = obj["op"]
     if op not in OPS:
         raise StepError(f"unknown op {op!r} (one of: {', '.join(OPS)})")
+    if op == "use":
+        raise StepError("use: a library subject is several steps (read it with parse_steps)")
     obj = dict(_tidy(obj))
     _clamp_times(obj)
     if op == "group":
@@ -381,8 +417,8 @@ def parse_step(obj: object) -> Step:
             obj["s"] = kids = [_unalias(k) if isinstance(k, dict) else k for k in kids]
             for kid in kids:
                 if isinstance(kid, dict):
-                    if kid.get("op") == "group":
-                        raise StepError("groups cannot contain groups")
+                    if kid.get("op") in ("group", "use"):
+                        raise StepError(f"groups cannot contain {kid['op']}s")
                     _clamp_times(kid)
     try:
         step: Step = msgspec.convert(obj, Step)
@@ -414,11 +450,231 @@ def _normalise(step: Step) -> Step:
     return step
 
 
-def validate(raw: bytes | str | object) -> tuple[Plan | None, list[str]]:
+# ---------------------------------------------------------------------------- composition
+class Subject(Protocol):
+    """What ``use`` needs of a library subject: its plan (already free of ``use`` steps) and
+    its main colour, the one ``"rc":{"main":...}`` replaces."""
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def main(self) -> str | None: ...
+
+
+Subjects = Mapping[str, Subject]
+"""Library subjects by name (the builtin library, or any other a caller hands in)."""
+
+_USE_ALIASES: Final = {
+    "name": "n", "subject": "n", "size": "sz", "m": "mx", "flip": "mx", "mirrored": "mx",
+    "recolor": "rc", "recolour": "rc", "colors": "rc", "colours": "rc",
+}  # fmt: skip
+
+
+def _builtin_subjects() -> Subjects:
+    from drawstreamd.plan import library  # data validated by this module: imported late
+
+    return library.SUBJECTS
+
+
+def parse_use(obj: object) -> Use:
+    """Validate a ``use`` step from decoded JSON (the subject is not looked up yet)."""
+    if not isinstance(obj, dict):
+        raise StepError(f"a step must be an object, got {type(obj).__name__}")
+    src = _tidy(_unalias(obj))
+    fixed: dict[Any, Any] = {}
+    for k, v in src.items():
+        real = _USE_ALIASES.get(k, k) if isinstance(k, str) else k
+        if real == "mx" and isinstance(v, str):
+            v = "x" in v.lower()  # a group's "m":"x" written on a use step
+        if real not in src or real == k:
+            fixed.setdefault(real, v)
+    _clamp_times(fixed)
+    try:
+        use = msgspec.convert(fixed, Use)
+    except msgspec.ValidationError as exc:
+        raise StepError(f"use: {exc}") from None
+    return use
+
+
+def parse_steps(obj: object, subjects: Subjects | None = None) -> list[Step]:
+    """The drawing steps of one step from decoded JSON: a ``use`` step expanded (see
+    :func:`expand`), any other step as :func:`parse_step` reads it. ``subjects`` defaults to
+    the builtin library. Raises :class:`StepError`."""
+    if isinstance(obj, dict) and _unalias(obj).get("op") == "use":
+        use = parse_use(obj)
+        pool = _builtin_subjects() if subjects is None else subjects
+        subject = pool.get(use.n)
+        if subject is None:
+            raise StepError(f"use: unknown subject {use.n!r}")
+        return expand(use, subject)
+    return [parse_step(obj)]
+
+
+def _r(v: float) -> int:
+    """Round half up (Python's round() goes to even: 0.5 -> 0, 1.5 -> 2)."""
+    return math.floor(v + 0.5)
+
+
+class _Box:
+    """Subject coordinates (a 96x96 canvas) -> the target box, mirrored first if asked.
+
+    Continuous coordinates scale by k = sz/96: a pixel centre u+0.5 goes to (u+0.5)*k, a
+    pixel edge e to e*k; mirroring maps c -> 97-c (pixel u -> 96-u, as a group's "m":"x" on
+    the 96-px canvas does).
+    """
+
+    def __init__(self, use: Use) -> None:
+        self.k = use.sz / SUBJECT_SIZE
+        self.x, self.y, self.mx = use.x, use.y, use.mx
+
+    def _cx(self, c: float) -> float:
+        return (SUBJECT_SIZE + 1 - c if self.mx else c) * self.k
+
+    def px(self, u: int) -> int:
+        return self.x + _r(self._cx(u + 0.5) - 0.5)
+
+    def py(self, v: int) -> int:
+        return self.y + _r((v + 0.5) * self.k - 0.5)
+
+    def point(self, p: list[int]) -> list[int]:
+        return [self.px(p[0]), self.py(p[1])]
+
+    def span_x(self, x: int, w: int) -> tuple[int, int]:
+        """A run of w pixels from x -> (first pixel, width); never thinner than 1 if w was not."""
+        a, b = sorted((self._cx(x), self._cx(x + w)))
+        lo, hi = _r(a), _r(b)
+        return self.x + lo, max(hi - lo, 1 if w > 0 else 0)
+
+    def span_y(self, y: int, h: int) -> tuple[int, int]:
+        lo, hi = _r(y * self.k), _r((y + h) * self.k)
+        return self.y + lo, max(hi - lo, 1 if h > 0 else 0)
+
+    def length(self, r: int) -> int:
+        return _r(r * self.k)
+
+    def axis_x(self, ax: float) -> float:
+        return (2 * self.x + _r(2 * self._cx(ax + 0.5) - 1)) / 2
+
+    def axis_y(self, ay: float) -> float:
+        return (2 * self.y + _r(2 * (ay + 0.5) * self.k - 1)) / 2
+
+
+def _shape_in(d: dict[str, Any], box: _Box, rc: Mapping[str, str]) -> dict[str, Any]:
+    """One shape (decoded, as :func:`msgspec.to_builtins` gives it) moved into the box."""
+    op = d["op"]
+    if "c" in d:
+        d["c"] = rc.get(d["c"], d["c"])
+    if op in ("circle", "ellipse", "fill"):
+        d["x"], d["y"] = box.px(d["x"]), box.py(d["y"])
+        for key in ("r", "rx", "ry"):
+            if key in d:
+                d[key] = box.length(d[key])
+    elif op == "rect":
+        d["x"], d["w"] = box.span_x(d["x"], d["w"])
+        d["y"], d["h"] = box.span_y(d["y"], d["h"])
+    elif op in ("line", "polygon", "pixels"):
+        d["p"] = [box.point(p) for p in d["p"]]
+        if op == "line":
+            d["w"] = max(1, min(LIMITS.LINE_WIDTH, box.length(d.get("w", 1))))
+    elif op == "text":
+        # Text is moved and sized, never written backwards; it keeps the subject's wrapping.
+        al = d.get("al", "left")
+        least = 8 * d.get("s", 1)  # as the renderer wraps a text without "w"
+        half = min(d["x"], SUBJECT_SIZE - d["x"])
+        wrap = d.get("w") or max(SUBJECT_SIZE - d["x"] if al == "left" else 2 * half, least)
+        if al == "left":
+            d["x"], d["w"] = box.span_x(d["x"], wrap)
+        else:
+            d["x"], d["w"] = box.px(d["x"]), max(1, box.length(wrap))
+        d["y"] = box.py(d["y"])
+        d["s"] = max(1, min(LIMITS.TEXT_SCALE, box.length(d.get("s", 1))))
+    return d
+
+
+def expand(use: Use, subject: Subject) -> list[Step]:
+    """The subject's steps drawn as ``use`` asks: each shape scaled into the box (coordinates
+    and sizes rounded to whole pixels; a line at least 1 px wide, text at least scale 1),
+    mirrored, recoloured; groups keep their mirror with the axis moved along. ``a`` replaces
+    every step's animation, ``ms`` is shared evenly by the steps, ``d`` delays the first one.
+    Raises :class:`StepError` when a colour is unknown or a moved shape leaves the limits."""
+    rc: dict[str, str] = {}
+    for old, new in use.rc.items():
+        key = subject.main if old.strip().lower() == "main" else old
+        if key is None:
+            continue  # the subject names no main colour: nothing to replace
+        try:
+            rc[normalize_color(key)] = normalize_color(new)
+        except StepError as exc:
+            raise StepError(f"use {use.n!r}: rc: {exc}") from None
+    box = _Box(use)
+    steps = subject.plan.steps
+    out: list[Step] = []
+    for i, step in enumerate(steps):
+        d = msgspec.to_builtins(step)
+        if d["op"] == "group":
+            d["s"] = [_shape_in(kid, box, rc) for kid in d["s"]]
+            if d.get("m") in ("x", "xy"):
+                d["ax"] = box.axis_x(d.get("ax", SUBJECT_SIZE // 2))
+            if d.get("m") in ("y", "xy"):
+                d["ay"] = box.axis_y(d.get("ay", SUBJECT_SIZE // 2))
+        else:
+            d = _shape_in(d, box, rc)
+        if use.a is not None:
+            d["a"] = use.a
+        if use.ms is not None:
+            d["ms"] = use.ms // len(steps)
+        if i == 0:
+            d["d"] = min(LIMITS.DELAY_MS, d.get("d", 0) + use.d)
+        try:
+            out.append(parse_step(d))
+        except StepError as exc:
+            raise StepError(f"use {use.n!r}, its step {i}: {exc}") from None
+    return out
+
+
+# ---------------------------------------------------------------------------- plans
+class Written(msgspec.Struct):
+    """A plan as written, ``use`` steps and all (what the schema describes)."""
+
+    v: Literal[1] = VERSION
+    seed: Annotated[int, Meta(ge=0, le=LIMITS.SEED)] = 0
+    bg: Color | None = None
+    steps: Annotated[list[Step | Use], Meta(min_length=1)] = msgspec.field(default_factory=list)
+
+
+def resolve(written: Written, subjects: Subjects | None = None) -> Plan:
+    """The plan of a strictly decoded one (no salvage: for files we ship, which must be right):
+    colours normalised, ``use`` steps expanded. Raises :class:`StepError` at the first fault.
+    """
+    pool = _builtin_subjects() if subjects is None else subjects
+    steps: list[Step] = []
+    for i, step in enumerate(written.steps):
+        try:
+            if isinstance(step, Use):
+                subject = pool.get(step.n)
+                if subject is None:
+                    raise StepError(f"use: unknown subject {step.n!r}")
+                steps += expand(step, subject)
+            else:
+                steps.append(_normalise(step))
+        except StepError as exc:
+            raise StepError(f"step {i}: {exc}") from None
+    if len(steps) > LIMITS.STEPS:
+        raise StepError(f"{len(steps)} steps, over the {LIMITS.STEPS}-step limit")
+    bg = normalize_color(written.bg) if written.bg is not None else None
+    return Plan(v=VERSION, seed=written.seed, bg=bg, steps=steps)
+
+
+def validate(
+    raw: bytes | str | object, subjects: Subjects | None = None
+) -> tuple[Plan | None, list[str]]:
     """Parse a whole plan, salvaging what is valid.
 
     Returns the plan (``None`` when no step survived) and one reason per dropped or repaired
     thing. Accepts JSON text/bytes or already decoded JSON; a bare list is taken as the steps.
+    ``use`` steps are expanded with ``subjects`` (default: the builtin library); each counts
+    its subject's steps against the step limit, and one that would pass it is dropped whole.
     """
     reasons: list[str] = []
     obj: object = raw
@@ -461,9 +717,16 @@ def validate(raw: bytes | str | object) -> tuple[Plan | None, list[str]]:
             reasons.append(f"steps {i}..{len(raw_steps) - 1}: over the {LIMITS.STEPS}-step limit")
             break
         try:
-            steps.append(parse_step(raw_step))
+            new = parse_steps(raw_step, subjects)
         except StepError as exc:
             reasons.append(f"step {i}: {exc}")
+            continue
+        if len(steps) + len(new) > LIMITS.STEPS:
+            reasons.append(
+                f"step {i}: its {len(new)} steps would pass the {LIMITS.STEPS}-step limit"
+            )
+            continue
+        steps += new
     if not steps:
         return None, [*reasons, "no valid step"]
     return Plan(v=VERSION, seed=seed, bg=bg, steps=steps), reasons
@@ -515,8 +778,9 @@ def _inline(node: Any, defs: dict[str, Any], key: str = "") -> Any:
     return node
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema the LLM is asked to follow.
+def json_schema(subjects: Iterable[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema the LLM is asked to follow; ``use`` names one of ``subjects``
+    (default: the builtin library's names; none: no ``use`` step).
 
     Plain objects, arrays, enums and ``anyOf`` only (no ``$ref``), all plan keys required in
     the order v, seed, bg, steps: llama.cpp's schema-to-grammar converter (and so Ollama's
@@ -524,9 +788,18 @@ def json_schema() -> dict[str, Any]:
     its steps and each step starts with ``op``. Length caps (``maxItems``/``maxLength``) are
     left to :func:`validate`: the converter unrolls them into grammars hundreds of rules deep.
     """
-    raw = msgspec.json.schema(Plan)
+    raw = msgspec.json.schema(Written)
     defs = raw.get("$defs", {})
     schema: dict[str, Any] = _inline(raw, defs)
+    names = sorted(_builtin_subjects() if subjects is None else subjects)
+    items = schema["properties"]["steps"]["items"]
+    for variant in items["anyOf"]:
+        props = variant["properties"]
+        if "rc" in props:
+            props["n"] = {"type": "string", "enum": names}
+            props["rc"] = {"type": "object", "additionalProperties": _color_schema()}
+    if not names:  # nothing to use: no use step
+        items["anyOf"] = [v for v in items["anyOf"] if "rc" not in v["properties"]]
     schema["required"] = ["v", "seed", "bg", "steps"]
     props = schema["properties"]
     props["v"] = {"type": "integer", "enum": [VERSION]}

@@ -2,7 +2,8 @@
 
 :class:`OpenAIPlanner` asks for a streamed, schema-constrained completion, parses the JSON as
 it arrives (:mod:`drawstreamd.plan.stream`), validates each completed step
-(:func:`drawstreamd.plan.dsl.parse_step`) and adds it to the :class:`PlanBuffer` at once, so
+(:func:`drawstreamd.plan.dsl.parse_steps`: a ``use`` step becomes its library subject's
+steps) and adds it to the :class:`PlanBuffer` at once, so
 the renderer starts drawing while the model is still writing.
 
 Every failure raises :class:`LLMError` (a :class:`PlannerError`) naming its cause, and is
@@ -17,6 +18,12 @@ the buffer is closed; otherwise it is left open and empty for the worker's fallb
 The grammar sent to the model caps every list (``LLM_MAX_STEPS``, ``LLM_MAX_POINTS``,
 ``LLM_MAX_GROUP_SHAPES``) and text, so a model that starts repeating itself still closes its
 plan before ``LLM_MAX_TOKENS``.
+
+Reading stops as soon as the plan is complete (its JSON object closed, ``[DONE]``, or the
+step limit reached) and the response is closed at once, as it is when planning is cancelled
+(:func:`drawstreamd.plan.chat.open_chat`): the server sees the connection go and stops
+writing. Every buffer on the way is capped (:mod:`drawstreamd.plan.stream`,
+:meth:`PlanBuffer.drop`).
 """
 
 from __future__ import annotations
@@ -30,12 +37,21 @@ import msgspec
 import trio
 
 from drawstreamd.plan import builtin, dsl, prompt
-from drawstreamd.plan.base import PlanBuffer, PlannerError
+from drawstreamd.plan.chat import (
+    ChatResponse,
+    LLMError,
+    error_text,
+    http_failure,
+    kv,
+    open_chat,
+    status_error,
+)
 from drawstreamd.plan.stream import (
     Field,
     InvalidJSON,
     PlanStreamParser,
     SSEDecoder,
+    SSETooLong,
     StreamError,
     Truncated,
     WrongShape,
@@ -43,32 +59,46 @@ from drawstreamd.plan.stream import (
 from drawstreamd.retry import Backoff
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
     from drawstreamd.config import Settings
+    from drawstreamd.plan.base import PlanBuffer
+
+__all__ = ["LLMError", "OpenAIPlanner"]
 
 log = logging.getLogger("drawstreamd.llm")
 
 FEW_SHOT = 3
-"""How many builtin plans go into the prompt as examples."""
+"""How many library plans go into the prompt as examples (chosen for each request)."""
 PROBE_TIMEOUT_SEC = 3.0
 TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
 
 
-class LLMError(PlannerError):
-    """One failed planning attempt (or the last of them): ``cause`` is a short code."""
-
-    def __init__(self, cause: str, detail: str, *, retryable: bool = True) -> None:
-        super().__init__(f"LLM {cause}: {detail}")
-        self.cause = cause
-        self.detail = detail
-        self.retryable = retryable
-
-
-def _kv(value: object) -> str:
-    text = str(value)
-    return repr(text) if (not text or any(c in text for c in " =\"'\n")) else text
+def system_for(
+    settings: Settings, subjects: list[str]
+) -> tuple[dict[str, Any], str, prompt.Caps]:
+    """The schema the model's grammar follows, its system prompt and the caps they hold it
+    to; ``subjects``: the library names a ``use`` step may draw (none: no ``use`` step)."""
+    caps = prompt.Caps(
+        steps=min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS),
+        points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
+        shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
+        text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
+    )
+    schema = prompt.llm_schema(dsl.json_schema(subjects), caps)
+    system = prompt.system_prompt(
+        schema,
+        canvas_w=settings.CANVAS_W,
+        canvas_h=settings.CANVAS_H,
+        palette=list(dsl.PALETTE),
+        animations=list(dsl.ANIMATIONS),
+        caps=caps,
+        total_ms=dsl.LIMITS.TOTAL_MS,
+        default_ms=settings.DEFAULT_STEP_DURATION_MS,
+        subjects=subjects,
+    )
+    return schema, system, caps
 
 
 class OpenAIPlanner:
@@ -88,24 +118,8 @@ class OpenAIPlanner:
         self._http = http
         self._endpoint = settings.LLM_ENDPOINT.rstrip("/")
         self._max_steps = min(settings.LLM_MAX_STEPS, dsl.LIMITS.STEPS)
-        caps = prompt.Caps(
-            steps=self._max_steps,
-            points=min(settings.LLM_MAX_POINTS, dsl.LIMITS.POINTS),
-            shapes=min(settings.LLM_MAX_GROUP_SHAPES, dsl.LIMITS.GROUP_CHILDREN),
-            text=min(TEXT_CAP, dsl.LIMITS.TEXT_CHARS),
-        )
-        self._schema = prompt.llm_schema(dsl.json_schema(), caps)
-        self._examples = builtin.few_shot(FEW_SHOT) if examples is None else examples
-        self._system = prompt.system_prompt(
-            self._schema,
-            canvas_w=settings.CANVAS_W,
-            canvas_h=settings.CANVAS_H,
-            palette=list(dsl.PALETTE),
-            animations=list(dsl.ANIMATIONS),
-            caps=caps,
-            total_ms=dsl.LIMITS.TOTAL_MS,
-            default_ms=settings.DEFAULT_STEP_DURATION_MS,
-        )
+        self._schema, self._system, self._caps = system_for(settings, list(builtin.LIBRARY))
+        self._examples = examples
         self._backoff = backoff or (
             lambda: Backoff(base=0.5, cap=5.0, attempts=settings.LLM_ATTEMPTS)
         )
@@ -120,35 +134,61 @@ class OpenAIPlanner:
 
     def request_body(self, message: str) -> dict[str, Any]:
         """The exact JSON body sent for ``message`` (also used by tests and the CLI)."""
+        examples = self._examples
+        if examples is None:
+            caps = self._caps
+            examples = builtin.examples_for(
+                message, FEW_SHOT, points=caps.points, shapes=caps.shapes
+            )
         return prompt.request_body(
             model=self._s.LLM_MODEL_ID,
-            messages=prompt.build_messages(self._system, message, self._examples),
+            messages=prompt.build_messages(self._system, message, examples),
             schema=self._schema,
             temperature=self._s.LLM_TEMPERATURE,
             max_tokens=self._s.LLM_MAX_TOKENS,
         )
 
+    async def list_models(self) -> list[str]:
+        """The model names ``GET {endpoint}/models`` lists (empty when the reply has none).
+
+        Raises :class:`LLMError` (``connection_refused``, ``connect_error``,
+        ``connect_timeout``, ``timeout``, ``http_status``) when the endpoint does not answer
+        with a success within :data:`PROBE_TIMEOUT_SEC`.
+        """
+        url = f"{self._endpoint}/models"
+        timeout = PROBE_TIMEOUT_SEC
+        try:
+            with trio.fail_after(timeout):
+                resp = await self._http.get(url, headers=self._auth, timeout=timeout)
+        except trio.TooSlowError:
+            raise LLMError("timeout", f"no answer from {url} within {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise http_failure(exc, url) from None
+        if not resp.is_success:
+            try:
+                detail = error_text(resp.json().get("error"))
+            except (ValueError, AttributeError):
+                detail = resp.text[:200]
+            code = resp.status_code
+            raise LLMError("http_status", f"{code} {detail}".strip(), retryable=code >= 500)
+        try:
+            data = resp.json().get("data", [])
+            return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+        except (ValueError, AttributeError, TypeError):
+            return []
+
     async def probe(self) -> bool:
         """Is the endpoint answering? ``GET {endpoint}/models`` with a short timeout."""
-        url = f"{self._endpoint}/models"
         try:
-            with trio.fail_after(PROBE_TIMEOUT_SEC):
-                resp = await self._http.get(url, headers=self._auth, timeout=PROBE_TIMEOUT_SEC)
-        except (httpx.HTTPError, trio.TooSlowError) as exc:
-            log.debug("llm probe failed url=%s error=%s", url, _kv(exc or type(exc).__name__))
+            ids = await self.list_models()
+        except LLMError as exc:
+            log.debug("llm probe failed cause=%s detail=%s", exc.cause, kv(exc.detail))
             return False
-        if not resp.is_success:
-            log.debug("llm probe failed url=%s status=%d", url, resp.status_code)
-            return False
-        try:
-            ids = [m.get("id") for m in resp.json().get("data", [])]
-        except (ValueError, AttributeError):
-            ids = []
         if ids and self._s.LLM_MODEL_ID not in ids:
             log.warning(
                 "llm model not listed by the endpoint model=%s listed=%s",
-                _kv(self._s.LLM_MODEL_ID),
-                _kv(",".join(str(i) for i in ids[:10])),
+                kv(self._s.LLM_MODEL_ID),
+                kv(",".join(ids[:10])),
             )
         return True
 
@@ -175,7 +215,7 @@ class OpenAIPlanner:
                     attempt,
                     self._s.LLM_ATTEMPTS,
                     len(out.steps),
-                    _kv(exc.detail),
+                    kv(exc.detail),
                 )
                 if out.steps:
                     out.close()  # what was drawn is the plan
@@ -196,30 +236,17 @@ class OpenAIPlanner:
         started = trio.current_time()
         try:
             with trio.fail_after(budget):
-                async with self._http.stream(
-                    "POST", url, json=body, headers=self._headers, timeout=self._timeout
+                async with open_chat(
+                    self._http, url, body, headers=self._headers, timeouts=self._timeout
                 ) as resp:
-                    if not resp.is_success:
-                        raise await _status_error(resp)
+                    if not resp.http.is_success:
+                        raise await status_error(resp)
                     await self._read(resp, out)
         except trio.TooSlowError:
             raise LLMError("timeout", f"no complete plan within {budget:.3g} s") from None
-        except httpx.ConnectTimeout:
-            raise LLMError("connect_timeout", f"connecting to {url} took too long") from None
-        except httpx.ConnectError as exc:
-            if _refused(exc):
-                raise LLMError(
-                    "connection_refused", f"{url}: connection refused (is the server running?)"
-                ) from None
-            raise LLMError("connect_error", f"{url}: {exc or type(exc).__name__}") from None
-        except httpx.TimeoutException as exc:
-            raise LLMError("timeout", f"{type(exc).__name__} from {url}") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise LLMError(
-                "cut_off", f"the connection broke mid-plan after {len(out.steps)} step(s): {exc}"
-            ) from None
         except httpx.HTTPError as exc:
-            raise LLMError("connect_error", f"{type(exc).__name__}: {exc}") from None
+            during = f"mid-plan after {len(out.steps)} step(s)"
+            raise http_failure(exc, url, during=during) from None
         except LLMError:
             raise
         except Exception as exc:  # a bug must not take the worker down with it
@@ -229,46 +256,39 @@ class OpenAIPlanner:
             "llm plan done attempt=%d steps=%d dropped=%d seconds=%.2f",
             attempt,
             len(out.steps),
-            len(out.errors),
+            out.dropped,
             trio.current_time() - started,
         )
 
-    async def _read(self, resp: httpx.Response, out: PlanBuffer) -> None:
+    async def _read(self, resp: ChatResponse, out: PlanBuffer) -> None:
+        """Read the stream until the plan is complete, then stop: the rest is not read.
+
+        The plan is complete at ``[DONE]``, when its JSON object closes, or at the step
+        limit; the caller closes the response right away, so a server that writes on (or
+        never ends its line) costs nothing more.
+        """
         sse = SSEDecoder()
         parser = PlanStreamParser()
         reader = _Reader(self, out, parser)
-        chunks = resp.aiter_raw()
-        finished = False  # [DONE] or the step limit: read on to the end, unparsed
-        while True:
+        while not (reader.done_marker or parser.done or reader.limit_hit):
             # Before the first chunk only the total timeout applies (a cold model loads).
             idle = self._idle if reader.seen_chunk else math.inf
             with trio.move_on_after(idle) as scope:
-                try:
-                    raw = await chunks.__anext__()
-                except StopAsyncIteration:
-                    break
-                except httpx.HTTPError as exc:
-                    if not (finished or parser.done):
-                        raise
-                    log.debug("llm stream ended badly after a complete plan error=%s", _kv(exc))
-                    break
+                raw = await resp.next_chunk()
             if scope.cancelled_caught:
-                if finished or parser.done:
-                    break
                 raise LLMError(
                     "idle_timeout",
                     f"no data for {idle:g} s after {len(out.steps)} step(s)",
                 )
-            if finished:
-                continue
+            if raw is None:
+                break
             try:
-                for data in sse.feed(raw):
-                    if reader.chunk(data):
-                        finished = True
-                        break
-            except Exception:
-                await _abandon(chunks)
-                raise
+                events = sse.feed(raw)
+            except SSETooLong as exc:
+                raise LLMError("invalid_chunk", str(exc)) from None
+            for data in events:
+                if reader.chunk(data):
+                    break
         reader.finish()
         out.close()
 
@@ -283,8 +303,9 @@ class _Reader:
         self.seen_chunk = False
         self.done_marker = False
         self.finish_reason: str | None = None
-        self._limit_hit = False
+        self.limit_hit = False
         self._items = 0
+        self._kept = 0  # steps written and kept; a use step is one, however many it draws
 
     def chunk(self, data: str) -> bool:
         """Handle one SSE payload; True when reading should stop."""
@@ -299,7 +320,7 @@ class _Reader:
         if not isinstance(obj, dict):
             raise LLMError("invalid_chunk", f"not a JSON object: {data[:80]!r}")
         if "error" in obj:
-            raise LLMError("server_error", _error_text(obj["error"]))
+            raise LLMError("server_error", error_text(obj["error"]))
         choices = obj.get("choices")
         if not isinstance(choices, list) or not choices:
             return False  # e.g. a usage-only chunk
@@ -311,7 +332,7 @@ class _Reader:
         reason = choice.get("finish_reason")
         if isinstance(reason, str):
             self.finish_reason = reason
-        return self._limit_hit
+        return self.limit_hit
 
     def _feed(self, content: str) -> None:
         try:
@@ -328,21 +349,27 @@ class _Reader:
                 continue
             self._items += 1
             limit = self._owner._max_steps
-            if len(self._out.steps) >= limit:
-                self._limit_hit = True
+            if self._kept >= limit:
+                self.limit_hit = True
                 self._out.drop(f"steps beyond the {limit}-step limit ignored")
                 log.warning("llm step limit reached limit=%d", limit)
                 return
             try:
-                step = dsl.parse_step(event.value)
+                steps = dsl.parse_steps(event.value, builtin.LIBRARY)
+                if len(self._out.steps) + len(steps) > dsl.LIMITS.STEPS:
+                    raise dsl.StepError(
+                        f"its {len(steps)} steps would pass the {dsl.LIMITS.STEPS}-step limit"
+                    )
             except dsl.StepError as exc:
                 reason = f"step {event.index}: {exc}"
                 self._out.drop(reason)
-                log.info("llm step dropped cause=schema_violation detail=%s", _kv(reason))
+                log.info("llm step dropped cause=schema_violation detail=%s", kv(reason))
                 continue
             if not self._out.steps:
                 self._out.origin = self._owner.name
-            self._out.add(step)
+            self._kept += 1
+            for step in steps:
+                self._out.add(step)
 
     def _header(self, key: str, value: Any) -> None:
         if key == "v":
@@ -369,11 +396,11 @@ class _Reader:
 
     def _drop(self, reason: str) -> None:
         self._out.drop(reason)
-        log.info("llm header dropped cause=schema_violation detail=%s", _kv(reason))
+        log.info("llm header dropped cause=schema_violation detail=%s", kv(reason))
 
     def finish(self) -> None:
         """The stream ended (or was stopped on purpose): is the plan complete and usable?"""
-        if not self._limit_hit:
+        if not self.limit_hit:
             try:
                 self._parser.finish()
             except Truncated as exc:
@@ -387,50 +414,5 @@ class _Reader:
         if not self._out.steps:
             raise LLMError(
                 "no_valid_step",
-                f"{self._items} step(s) written, none valid: " + "; ".join(self._out.errors[-3:]),
+                f"{self._items} step(s) written, none valid: " + "; ".join(self._out.errors[:3]),
             )
-
-
-async def _status_error(resp: httpx.Response) -> LLMError:
-    body = (await resp.aread())[:2000]
-    try:
-        detail = _error_text(msgspec.json.decode(body).get("error"))
-    except (msgspec.DecodeError, AttributeError):
-        detail = body.decode("utf-8", "replace")[:200]
-    code = resp.status_code
-    retryable = code >= 500 or code in (408, 409, 429)
-    return LLMError("http_status", f"{code} {detail}".strip(), retryable=retryable)
-
-
-async def _abandon(chunks: AsyncIterator[bytes]) -> None:
-    """Stop reading a response now, and finish its iterator rather than leave it half-run.
-
-    httpx's body iterator is a chain of async generators; one dropped mid-way is finalised
-    later by the garbage collector (with a ResourceWarning under Trio). Iterating it once more
-    under an expired deadline ends the whole chain at its next checkpoint.
-    """
-    with trio.move_on_after(0):
-        try:
-            async for _ in chunks:
-                pass
-        except httpx.HTTPError:
-            pass
-
-
-def _refused(exc: BaseException | None) -> bool:
-    """Was a connection refused somewhere in this chain (Trio groups per-address errors)?"""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, ConnectionRefusedError):
-            return True
-        if isinstance(exc, BaseExceptionGroup):
-            return any(_refused(e) for e in exc.exceptions)
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _error_text(err: object) -> str:
-    if isinstance(err, dict):
-        return str(err.get("message") or err)
-    return str(err)

@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_CHARS = 1_000_000
 """A plan longer than this is not a plan; stop reading it (``LLM_MAX_TOKENS`` is far lower)."""
+MAX_PENDING_CHARS = 64_000
+"""The longest single value the parser holds while it waits for its end: one step, or one
+header field. A step with every list at its limit is a few kilobytes."""
+MAX_PREFIX_CHARS = 200
+"""The longest text tolerated before the object starts (spaces and a Markdown fence line)."""
+MAX_TRAILING_CHARS = 200
+"""How much of the text after the closed object is kept for the log."""
 MAX_DEPTH = 32
 """Plans nest four levels deep; anything much deeper is garbage (and would make the decoder
 recurse)."""
@@ -124,7 +132,8 @@ class PlanStreamParser:
         """Consume ``text``; return the fields and items completed by it, in order.
 
         Raises :class:`InvalidJSON`, :class:`WrongShape`, or :class:`StreamError` when the
-        text grows beyond :data:`MAX_CHARS`.
+        text grows beyond :data:`MAX_CHARS`, one value beyond :data:`MAX_PENDING_CHARS` or
+        the text before the object beyond :data:`MAX_PREFIX_CHARS`.
         """
         if self._pos + len(text) > MAX_CHARS:
             raise StreamError(f"plan text longer than {MAX_CHARS} characters")
@@ -137,6 +146,9 @@ class PlanStreamParser:
             self._step(ch)
             self._pos += 1
         self._trim()
+        if len(self._buf) > MAX_PENDING_CHARS:
+            what = f"step {self._index}" if self._in_steps else "one plan field"
+            raise StreamError(f"{what} is longer than {MAX_PENDING_CHARS} characters")
         events, self._events = self._events, []
         return events
 
@@ -160,6 +172,10 @@ class PlanStreamParser:
         if not stripped:
             self._prefix = ""
             return ""
+        if len(stripped) > MAX_PREFIX_CHARS and "{" not in stripped[:MAX_PREFIX_CHARS]:
+            raise WrongShape(
+                f"no JSON object within the first {MAX_PREFIX_CHARS} characters: {stripped[:40]!r}…"
+            )
         if stripped.startswith(_FENCE) or _FENCE.startswith(stripped):
             newline = stripped.find("\n")
             if newline < 0:
@@ -184,7 +200,7 @@ class PlanStreamParser:
             return
         state = self._state
         if state == _DONE:
-            if ch not in _WS:
+            if ch not in _WS and len(self.trailing) < MAX_TRAILING_CHARS:
                 self.trailing += ch
             return
         if ch in _WS:
@@ -348,6 +364,18 @@ class PlanStreamParser:
             self._buf_start = keep
 
 
+_EOL = re.compile(r"\r\n|\r|\n")
+
+MAX_SSE_LINE_CHARS = 256 * 1024
+"""The longest SSE line accepted (a chunk of a streamed completion is well under 1 KiB)."""
+MAX_SSE_EVENT_CHARS = 1024 * 1024
+"""The most ``data`` one event may carry, all its lines together."""
+
+
+class SSETooLong(StreamError):
+    """A line or an event is longer than its cap: the server is not sending chat chunks."""
+
+
 class SSEDecoder:
     """Server-sent events: feed raw bytes as they arrive, get each event's ``data`` back.
 
@@ -355,40 +383,53 @@ class SSEDecoder:
     end lines; several ``data:`` lines of one event are joined with ``\\n``; comments
     (``:``…) and other fields are ignored. An event is dispatched at its blank line; text
     after the last complete line when the stream ends is discarded, as the SSE standard says.
+    A line longer than :data:`MAX_SSE_LINE_CHARS` or an event with more than
+    :data:`MAX_SSE_EVENT_CHARS` of data raises :class:`SSETooLong` as soon as it grows past
+    the cap, so a server that never ends its line cannot fill the memory.
     """
 
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._line = ""
         self._data: list[str] = []
+        self._data_chars = 0
         self._cr = False  # the last chunk ended with "\r" (a "\n" may follow)
 
     def feed(self, chunk: bytes) -> list[str]:
         """Consume raw bytes; return the data of every event completed by them."""
+        text = self._utf8.decode(chunk)
+        if self._cr and text:
+            self._cr = False
+            if text[0] == "\n":
+                text = text[1:]
+        if text:
+            self._cr = text[-1] == "\r"
         out: list[str] = []
-        line = self._line
-        for ch in self._utf8.decode(chunk):
-            if self._cr:
-                self._cr = False
-                if ch == "\n":
-                    continue
-            if ch == "\r" or ch == "\n":
-                self._cr = ch == "\r"
-                self._take_line(line, out)
-                line = ""
-            else:
-                line += ch
-        self._line = line
+        pos = 0
+        for end in _EOL.finditer(text):
+            line, self._line = self._line + text[pos : end.start()], ""
+            self._take_line(line, out)
+            pos = end.end()
+        self._line += text[pos:]
+        if len(self._line) > MAX_SSE_LINE_CHARS:
+            raise SSETooLong(f"an SSE line longer than {MAX_SSE_LINE_CHARS} characters")
         return out
 
     def _take_line(self, line: str, out: list[str]) -> None:
+        if len(line) > MAX_SSE_LINE_CHARS:
+            raise SSETooLong(f"an SSE line longer than {MAX_SSE_LINE_CHARS} characters")
         if not line:
             if self._data:
                 out.append("\n".join(self._data))
                 self._data = []
+                self._data_chars = 0
             return
         if line.startswith(":"):
             return
         name, _, value = line.partition(":")
         if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
+            value = value[1:] if value.startswith(" ") else value
+            self._data_chars += len(value) + 1
+            if self._data_chars > MAX_SSE_EVENT_CHARS:
+                raise SSETooLong(f"an SSE event with more than {MAX_SSE_EVENT_CHARS} characters")
+            self._data.append(value)

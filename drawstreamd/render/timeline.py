@@ -8,20 +8,28 @@ pixels a shape covers; here they are ordered by the step's animation):
 * ``pixel_reveal``: a seeded random order (from the plan seed and the step index);
 * ``instant``: everything at the step's start.
 
-Step i starts when step i-1 ends plus its own delay. :meth:`Timeline.advance` hands out only
-the writes that became visible since the previous call, so the caller keeps one persistent
-canvas and a frame costs the same for a 5-step and a 200-step plan. Same plan, same times ->
-same pixels, always.
+Step i starts when step i-1 ends plus its own delay. :meth:`Timeline.append` only schedules a
+step (its start and duration: cheap); rasterising it is left until a time that shows it is
+asked for, or until :meth:`Timeline.prepare` has a slice of time for the steps ahead, so a
+plan of hundreds of steps starts without one long frame. Steps are rasterised strictly in
+order (a flood fill sees the steps before it), so when they are compiled never changes what
+they look like. :meth:`Timeline.advance` hands out only the writes that became visible since
+the previous call, so the caller keeps one persistent canvas and a frame costs the same for
+a 5-step and a 200-step plan. Same plan, same times -> same pixels, always.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from drawstreamd.plan.dsl import DEFAULT_BG, LIMITS, Fill, Group, Plan, Step, animation_of
 from drawstreamd.render.raster import Budget, Shadow, Write, color, group_pixels, shape_pixels
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 WORK_BUDGET: Final = 2_000_000
 """Rasterisation work (about: pixels considered) one plan may cause; steps beyond draw nothing.
@@ -107,7 +115,7 @@ class _Compiled:
     duration: int
     """Reveal time: 0 for ``instant`` steps (their ``ms`` is a pause after them)."""
     idx: list[int]
-    """Canvas indices in reveal order."""
+    """Canvas indices in reveal order (empty until the step is compiled)."""
     colours: int | list[int]
     """One colour for the whole step, or one per index (groups)."""
 
@@ -131,7 +139,8 @@ class _Compiled:
 
 
 class Timeline:
-    """Compiled steps of one plan and a cursor over their pixel writes.
+    """Scheduled steps of one plan, compiled in order as they are needed, and a cursor over
+    their pixel writes.
 
     ``append`` may be called while animating (steps streamed from an LLM): a step appended
     after the timeline has been advanced past its end starts at the last advanced time, so it
@@ -151,10 +160,12 @@ class Timeline:
         self.total_ms = 0
         """End time of the steps appended so far."""
         self._steps: list[_Compiled] = []
+        self._source: deque[Step] = deque()
+        """Scheduled steps not compiled yet, in order: they are ``_steps[self._ready:]``."""
+        self._ready = 0
         self._shadow = Shadow(width, height, self.background)
         self._work = Budget(WORK_BUDGET)
-        self.errors: list[str] = []
-        """Steps that could not be drawn in full (operator-facing)."""
+        self._errors: list[str] = []
         self._budget = LIMITS.TOTAL_MS
         self._t = 0
         self._i = 0  # first step not yet fully handed out
@@ -172,29 +183,68 @@ class Timeline:
         return tl
 
     def append(self, step: Step) -> None:
-        """Compile one more step (it starts after the previous one, plus its delay)."""
+        """Schedule one more step (it starts after the previous one, plus its delay)."""
         if self.closed:
             raise RuntimeError("timeline is closed")
-        index = len(self._steps)
-        allowance = min(STEP_WORK_BUDGET, self._work.left)
-        idx: list[int] = []
-        colours: int | list[int] = 0
-        if allowance <= 0:
-            self.errors.append(f"step {index}: skipped, the plan exceeds the drawing budget")
-        else:
-            budget = Budget(allowance)
-            idx, colours = compile_step(step, self._shadow, self.seed, index, budget)
-            self._work.spend(allowance - budget.left)
-            if budget.exhausted:
-                self.errors.append(f"step {index}: cut short, it exceeds the drawing budget")
         delay = min(step.d, self._budget)
         self._budget -= delay
         duration = min(step.ms if step.ms is not None else self.default_ms, self._budget)
         self._budget -= duration
         start = max(self.total_ms, self._t) + delay
         reveal = 0 if animation_of(step) == "instant" else duration
-        self._steps.append(_Compiled(start, reveal, idx, colours))
+        self._steps.append(_Compiled(start, reveal, [], 0))
+        self._source.append(step)
         self.total_ms = start + duration
+
+    def _compile_next(self) -> None:
+        index = self._ready
+        step = self._source.popleft()
+        allowance = min(STEP_WORK_BUDGET, self._work.left)
+        cur = self._steps[index]
+        if allowance <= 0:
+            self._errors.append(f"step {index}: skipped, the plan exceeds the drawing budget")
+        else:
+            budget = Budget(allowance)
+            cur.idx, cur.colours = compile_step(step, self._shadow, self.seed, index, budget)
+            self._work.spend(allowance - budget.left)
+            if budget.exhausted:
+                self._errors.append(f"step {index}: cut short, it exceeds the drawing budget")
+        self._ready += 1
+
+    def _compile_through(self, t_ms: int) -> None:
+        """Compile every step that has started by ``t_ms`` (starts never decrease)."""
+        while self._source and self._steps[self._ready].start <= t_ms:
+            self._compile_next()
+
+    def prepare(self, t_ms: int, deadline: float, clock: Callable[[], float]) -> int:
+        """Compile, in order, the steps needed at ``t_ms`` and then those after it, until
+        ``clock()`` reaches ``deadline``; returns the latest time up to ``t_ms`` whose pixels
+        are all compiled (``t_ms`` itself unless the slice ran out first).
+
+        One step is compiled per call even past the deadline when ``t_ms`` needs it, so
+        a caller that keeps calling always gets there.
+        """
+        first = True
+        while self._source:
+            needed = self._steps[self._ready].start <= t_ms
+            if not (clock() < deadline or (first and needed)):
+                break
+            self._compile_next()
+            first = False
+        if self._source:
+            return max(self._t, min(t_ms, self._steps[self._ready].start - 1))
+        return t_ms
+
+    @property
+    def compiled(self) -> bool:
+        """Every step appended so far is compiled."""
+        return not self._source
+
+    @property
+    def errors(self) -> list[str]:
+        """Steps that could not be drawn in full (operator-facing); compiles what is left."""
+        self._compile_through(self.total_ms)
+        return self._errors
 
     def close(self) -> None:
         """No more steps will come."""
@@ -207,10 +257,11 @@ class Timeline:
     def advance(self, t_ms: int) -> list[Write]:
         """Writes that became visible after the previous call, up to ``t_ms``, in paint order."""
         t_ms = max(t_ms, self._t)
+        self._compile_through(t_ms)
         self._t = t_ms
         out: list[Write] = []
         steps = self._steps
-        while self._i < len(steps):
+        while self._i < self._ready:  # the rest start after t_ms
             cur = steps[self._i]
             v = cur.visible(t_ms)
             if v > self._k:
@@ -228,6 +279,7 @@ class Timeline:
 
     def finish(self) -> list[Write]:
         """Everything not yet handed out (skip to the end of the appended steps)."""
+        self._compile_through(self.total_ms)
         out: list[Write] = []
         for cur in self._steps[self._i :]:
             out += cur.writes(self.width, self._k, len(cur.idx))

@@ -1,8 +1,15 @@
-"""The pygame window: the only display code. A Trio task paces frames at FRAME_RATE.
+"""The pygame window: the only display code. A Trio task renders frames when the scene changes.
 
-Each frame the scene advances; only the canvas pixels that changed are upscaled
-(nearest-neighbour) and only HUD regions whose values changed are repainted; a frame in which
-nothing changed presents nothing, so a held picture costs next to no CPU.
+While a drawing animates, frames are paced at FRAME_RATE; only the canvas pixels that changed
+are upscaled (nearest-neighbour) and only HUD regions whose values changed are repainted.
+When nothing moves (the idle screen, a finished picture on hold) the loop sleeps until the
+scene announces a change or its next timed step (the hold bar, at most twice a second), and
+wakes a few times a second only to keep the window's events flowing and its heartbeat fresh:
+an unchanging screen is neither rendered nor presented.
+
+Frame statistics (:attr:`Renderer.intervals`, read by ``drawstreamctl stats``) hold the
+intervals between consecutive frames of an animation only: the gap before the first frame
+after a still spell is no frame interval, so late frames mean a stutter a viewer saw.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ if TYPE_CHECKING:
     from drawstreamd.render.scene import PixelWrite, Scene
 
 log = logging.getLogger("drawstreamd.render")
+
+PUMP_SEC = 0.25
+"""While nothing changes, the loop still wakes this often: window events, the heartbeat."""
+FPS_EVERY_SEC = 1.0
+"""The HUD's fps figure is measured over the animation and updated at most this often."""
 
 
 def prepare_sdl(headless: bool) -> bool:
@@ -104,8 +116,11 @@ class Renderer:
         self.heartbeat = Heartbeat("renderer")
         self.frame: Frame | None = None
         self.frames = 0
+        """Turns of the render loop: animation frames, and the wakes of a still screen."""
         self.presented = 0
+        """Frames that changed something on the window (pygame.display.update calls)."""
         self.intervals: deque[float] = deque(maxlen=3600)
+        """Seconds between consecutive animation frames (not across a still spell)."""
         self.frame_cpu: deque[float] = deque(maxlen=3600)
 
     async def serve(
@@ -114,8 +129,11 @@ class Renderer:
         """Open the window (or SDL's dummy display) and render until cancelled.
 
         Hands back itself once the first frame is up. With ``window=False`` (overlay only) it
-        ticks the scene at FRAME_RATE and opens no display. Owns the pygame display.
+        ticks the scene and opens no display. Owns the pygame display.
         """
+        if not self.scene.hud.fps:
+            # until an animation has been measured, the rate it will be drawn at
+            self.scene.update_hud(fps=float(self.settings.FRAME_RATE))
         if not self.window:
             task_status.started(self)
             await self._loop(None)
@@ -141,19 +159,21 @@ class Renderer:
         hang_after = float(os.environ.get("DRAWSTREAMD_DEBUG_HANG_RENDER_AFTER_SEC") or 0)
         started = last = deadline = fps_at = trio.current_time()
         recent: deque[float] = deque(maxlen=120)
+        paced = False  # the previous frame was an animation frame, on the frame clock
         while True:
             now = trio.current_time()
             cpu = time.thread_time()
-            self.intervals.append(now - last)
-            recent.append(now - last)
+            if paced:
+                self.intervals.append(now - last)
+                recent.append(now - last)
+                if now - fps_at >= FPS_EVERY_SEC:
+                    fps_at = now
+                    mean = sum(recent) / len(recent)
+                    scene.update_hud(fps=float(round(1.0 / mean)) if mean > 0 else 0.0)
             last = now
             writes = scene.tick(now)
-            if now - fps_at >= 1.0:
-                fps_at = now
-                mean = sum(recent) / len(recent)
-                scene.update_hud(fps=float(round(1.0 / mean)) if mean > 0 else 0.0)
             if frame is not None:
-                pygame.event.pump()
+                self._events()
                 dirty = frame.update(writes)
                 if dirty:
                     pygame.display.update(dirty)
@@ -164,7 +184,22 @@ class Renderer:
             if hang_after and now - started > hang_after:
                 log.warning("debug: render loop hanging on purpose")
                 time.sleep(3600)  # noqa: ASYNC251 - a deliberate hang, for watchdog tests
-            deadline += period
-            if deadline < now - period:
-                deadline = now  # fell behind: no burst of catch-up frames
-            await trio.sleep_until(deadline)
+            due = scene.next_change(now)
+            if due <= now:  # animating: the next frame on the frame clock
+                deadline = deadline + period if paced else now + period
+                if deadline < now - period:
+                    deadline = now  # fell behind: no burst of catch-up frames
+                paced = True
+                await trio.sleep_until(deadline)
+                continue
+            paced = False
+            with trio.move_on_at(min(due, now + PUMP_SEC)):
+                await scene.wait_work(scene.version)
+            # however often the scene announces changes, at most FRAME_RATE frames a second
+            await trio.sleep_until(now + period)
+
+    def _events(self) -> None:
+        """Keep the window responsive; repaint it whole when the system lost its pixels."""
+        for event in pygame.event.get():
+            if event.type == pygame.WINDOWEXPOSED:
+                pygame.display.flip()

@@ -2,16 +2,29 @@
 
 It speaks the same wire format as llama.cpp's ``llama-server`` and Ollama's ``/v1`` API:
 ``GET /v1/models``, ``POST /v1/chat/completions`` with ``stream: true`` answered as
-``text/event-stream`` ``data: {chat.completion.chunk}`` lines ending in ``data: [DONE]``, and
-OpenAI-style ``{"error": {...}}`` bodies for errors. Each request takes the next queued
-:class:`Reply` (or the default one), which says what to stream and how to fail: slowly, with
-a stall, cut off mid-JSON (cleanly or by dropping the connection), with a garbage chunk, an
-in-stream error, an HTTP error status, or not at all before a long wait.
+``text/event-stream`` ``data: {chat.completion.chunk}`` lines ending in ``data: [DONE]``
+(without it, one ``chat.completion`` body), and OpenAI-style ``{"error": {...}}`` bodies for
+errors. Each request takes the next queued :class:`Reply` (or the default one), which says
+what to send and how to fail: slowly (one character at a time), with a stall, cut off
+mid-JSON (cleanly or by dropping the connection), with a garbage chunk, an in-stream error,
+an endless line, more data after ``[DONE]``, an HTTP error status, or not at all before a
+long wait.
+
+Model-check requests (:mod:`drawstreamd.plan.model_check`, told apart by their schema name)
+take their replies from a queue of their own, so a test scripts plans and verdicts apart;
+:func:`verdict` makes one. The fake counts the chat responses it is still writing and those
+the client closed before it finished (``GET /_fake/streams`` serves the counts to a test
+in another process). ``python -m drawstreamd.testing.fake_llm`` runs it on its own and
+prints the ``LLM_*`` settings that point the daemon at it.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import functools
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -21,6 +34,8 @@ from typing import Any, Literal
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
+
+from drawstreamd.plan import builtin, dsl, model_check, prompt
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -55,6 +70,15 @@ class Reply:
     finish_reason: str = "stop"
     split_bytes: int | None = None
     """Write the SSE bytes in pieces of this size (splitting lines and UTF-8 characters)."""
+    per_char: float = 0.0
+    """Slow mode: stream one character of content every ``per_char`` seconds (overrides
+    ``chunk_chars`` and ``delay``), as a model generating on a busy machine."""
+    linger: bool = False
+    """After ``[DONE]``, keep the response open and send a keep-alive comment every 50 ms
+    until the client closes it."""
+    endless_line: int = 0
+    """After the first chunk, send this many bytes of one ``data:`` line with no line end,
+    then keep the connection open."""
 
 
 @dataclass
@@ -69,9 +93,45 @@ class FakeLLM:
     """Status of ``GET /v1/models`` (503: a server still loading its model)."""
     url: str = ""
     """``http://127.0.0.1:PORT/v1`` once serving."""
+    checks: deque[Reply] = field(default_factory=deque)
+    """Queued replies to model-check requests (then ``check_default``)."""
+    check_default: Reply | Callable[[dict[str, Any]], Reply] = field(
+        default_factory=lambda: verdict(refuse=False)
+    )
+    check_requests: list[dict[str, Any]] = field(default_factory=list)
+    open_streams: int = 0
+    """Chat responses the fake is still writing (plans and checks)."""
+    closed_by_client: int = 0
+    """Chat responses the client closed before the fake had written them whole."""
+    completed: int = 0
+    """Chat responses written whole."""
+    _changed: trio.Event = field(default_factory=trio.Event, init=False, repr=False)
 
     def push(self, *replies: Reply) -> None:
         self.replies.extend(replies)
+
+    def push_checks(self, *replies: Reply) -> None:
+        self.checks.extend(replies)
+
+    def stats(self) -> dict[str, int]:
+        """The counters ``GET /_fake/streams`` serves."""
+        return {
+            "open": self.open_streams,
+            "closed_by_client": self.closed_by_client,
+            "completed": self.completed,
+            "plan_requests": len(self.requests),
+            "check_requests": len(self.check_requests),
+        }
+
+    async def wait_until(self, condition: Callable[[FakeLLM], bool]) -> None:
+        """Return once ``condition(self)`` holds; it is tested whenever a request or a
+        response starts or ends."""
+        while not condition(self):
+            await self._changed.wait()
+
+    def _poke(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     async def serve(self, *, port: int = 0, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Serve on 127.0.0.1 until cancelled; ``task_status`` gets the base URL (``…/v1``).
@@ -105,6 +165,8 @@ class FakeLLM:
             await _json(send, 200, {"object": "list", "data": [self._model_entry()]})
         elif path == "/v1/chat/completions" and method == "POST":
             await self._chat(receive, send)
+        elif path == "/_fake/streams" and method == "GET":
+            await _json(send, 200, self.stats())
         else:
             await _json(send, 404, _error(f"no route {method} {path}", "not_found_error"))
 
@@ -126,19 +188,54 @@ class FakeLLM:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             await _json(send, 400, _error("'messages' is required", "invalid_request_error"))
             return
-        self.requests.append(body)
-        reply = self.replies.popleft() if self.replies else self.default
+        if _is_check(body):
+            self.check_requests.append(body)
+            reply = self.checks.popleft() if self.checks else self.check_default
+        else:
+            self.requests.append(body)
+            reply = self.replies.popleft() if self.replies else self.default
         if callable(reply):
             reply = reply(body)
+        self.open_streams += 1
+        self._poke()
+        whole = gone = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal whole
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                whole = True  # the last message is on its way: the client may close now
+            await send(message)
+
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def watch() -> None:
+                    nonlocal gone
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    gone = True
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(watch)
+                await self._answer(reply, body, tracked)
+                nursery.cancel_scope.cancel()
+        finally:
+            self.open_streams -= 1
+            if whole:
+                self.completed += 1
+            elif gone:
+                self.closed_by_client += 1
+            self._poke()
+
+    async def _answer(self, reply: Reply, body: dict[str, Any], send: Send) -> None:
         if reply.hang:
             await trio.sleep(reply.hang)
         if reply.status != 200:
             await _json(send, reply.status, _error(f"fake failure {reply.status}", "server_error"))
-            return
-        if not body.get("stream"):
+        elif not body.get("stream"):
             await _json(send, 200, self._completion(reply))
-            return
-        await self._stream(reply, send)
+        else:
+            await self._stream(reply, send)
 
     def _completion(self, reply: Reply) -> dict[str, Any]:
         return {
@@ -185,16 +282,24 @@ class FakeLLM:
                 )
 
         await write(self._chunk({"role": "assistant", "content": None}))
+        if reply.endless_line:
+            await write(b"data: ")
+            for left in range(reply.endless_line, 0, -65536):
+                await write(b"x" * min(left, 65536))
+            await trio.sleep_forever()
         text, sent = reply.content, 0
+        step, delay = reply.chunk_chars, reply.delay
+        if reply.per_char:
+            step, delay = 1, reply.per_char
         marks = [
             m
             for m in (reply.stall_after, reply.cut_after, reply.garbage_after, reply.error_after)
             if m is not None
         ]
         while sent < len(text):
-            if sent > 0 and reply.delay:
-                await trio.sleep(reply.delay)
-            end = min(len(text), sent + reply.chunk_chars)
+            if sent > 0 and delay:
+                await trio.sleep(delay)
+            end = min(len(text), sent + step)
             end = min([end, *[m for m in marks if m > sent]])
             await write(self._chunk({"content": text[sent:end]}))
             sent = end
@@ -212,7 +317,24 @@ class FakeLLM:
                 return
         await write(self._chunk({}, reply.finish_reason))
         await write(b"data: [DONE]\n\n")
+        while reply.linger:
+            await trio.sleep(0.05)
+            await write(b": still here\n\n")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def verdict(refuse: bool, category: str = model_check.NONE, **knobs: Any) -> Reply:
+    """A reply to a model-check request: the model's answer as the schema wants it."""
+    if refuse and category == model_check.NONE:
+        category = model_check.CATEGORIES[0]
+    answer = json.dumps({"refuse": refuse, "category": category})
+    return Reply(content=answer, **knobs)
+
+
+def _is_check(body: dict[str, Any]) -> bool:
+    fmt = body.get("response_format")
+    schema = fmt.get("json_schema") if isinstance(fmt, dict) else None
+    return isinstance(schema, dict) and schema.get("name") == model_check.SCHEMA_NAME
 
 
 def _error(message: str, kind: str) -> dict[str, Any]:
@@ -261,3 +383,83 @@ async def unaccepting_listener(*, task_status: Any = trio.TASK_STATUS_IGNORED) -
         for s in fillers:
             s.close()
         listener.close()
+
+
+_QUOTED = re.compile(re.escape(prompt.BEGIN) + r"\n(.*)\n" + re.escape(prompt.END))
+
+
+def library_reply(body: dict[str, Any], **knobs: Any) -> Reply:
+    """A plan request answered with the builtin library's plan for the quoted message."""
+    content = str(body["messages"][-1].get("content", ""))
+    found = _QUOTED.search(content)
+    message = json.loads(found.group(1)) if found else content
+    plan, _ = builtin.plan_for(str(message))
+    return Reply(content=dsl.encode(plan).decode(), **knobs)
+
+
+_CHECK_ANSWERS = ["allow", "garbage", "silent"] + [f"refuse:{c}" for c in model_check.CATEGORIES]
+
+
+def _check_reply(answer: str) -> Reply:
+    if answer == "allow":
+        return verdict(refuse=False)
+    if answer == "garbage":
+        return Reply(content="Sure! It looks fine to me.")
+    if answer == "silent":
+        return Reply(hang=3600.0)
+    return verdict(refuse=True, category=answer.partition(":")[2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m drawstreamd.testing.fake_llm",
+        description="A fake OpenAI-compatible model server on loopback that answers every "
+        "plan request with the builtin library's picture, for trying drawstreamd offline.",
+    )
+    parser.add_argument("--port", type=int, default=8933)
+    parser.add_argument("--model", default="fake-model")
+    parser.add_argument(
+        "--per-char",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="slow mode: stream one character every SECONDS (e.g. 0.1)",
+    )
+    parser.add_argument(
+        "--check",
+        choices=_CHECK_ANSWERS,
+        default="allow",
+        help="how model-check requests are answered (silent: never)",
+    )
+    args = parser.parse_args(argv)
+    fake = FakeLLM(
+        model=args.model,
+        default=lambda body: library_reply(body, per_char=args.per_char),
+        check_default=_check_reply(args.check),
+    )
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(functools.partial(fake.serve, port=args.port))
+            base = url.removesuffix("/v1")
+            pace = f", one character every {args.per_char:g} s" if args.per_char else ""
+            print(
+                f"""fake model server is up. Point drawstreamd at it:
+LLM_BACKEND=openai
+LLM_ENDPOINT={url}
+LLM_MODEL_ID={fake.model}
+
+Plans: the builtin library's picture for each request{pace}.
+Model checks answer: {args.check}.
+Responses open and closed by the client: curl -s {base}/_fake/streams
+""",
+                flush=True,
+            )
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
+        trio.run(run)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -47,6 +47,9 @@ async def _converse(process: trio.Process) -> None:
         ("нарисуй жаба", {"nsfw": True, "rule": "config:block"}),
         ("нарисуй сиськи", {"nsfw": False, "rule": None}),
         ("draw a swastika", {"nsfw": True, "rule": "hate:swastika"}),
+        ("нарисуй негра", {"nsfw": True, "rule": "hate:slur"}),
+        # a doubtful request passes; the line format stays the refusal verdict
+        ("draw a woman in a bikini", {"nsfw": False, "rule": None}),
     ]
     for message, answer in expected:
         # The next line is sent only after this answer arrived: the CLI must not read ahead.

@@ -15,12 +15,16 @@ BAD = [
     "хуй", "пизду", "сиськи", "член", "жопу", "свастику", "гитлера", "порно", "секс", "голую",
     "вагину", "пенис", "минет", "dick", "penis", "boobs", "tits", "porn", "sex", "swastika",
     "nazi", "hitler", "naked", "pussy", "vagina", "hentai", "nude",
+    "негра", "ниггера", "жида", "хачика", "черножопого", "малолетку", "нимфетку", "линчевание",
+    "nigger", "nigga", "wetback", "raghead", "noose", "lolicon", "jailbait", "totenkopf", "rahowa",
 ]  # fmt: skip
 INNOCENT = [
     "корабль", "рубля", "употреблять", "застраховать", "небо", "хлеб", "тебя", "команду",
     "херувима", "членистоногое", "сосну", "трактор", "страуса", "cockatoo", "cocktail",
     "sussex", "analyst", "therapist", "scunthorpe", "shuttlecock", "peacock", "titmouse",
     "sextant", "pencil", "penguin", "assassin", "hitchhiker", "pepper", "puppy",
+    "хохлому", "хачапури", "жидкость", "шотландца", "менору", "качели", "веревку", "негатив",
+    "negroni", "nigeria", "raccoon", "cocoon", "lollipop", "snigger", "spicy", "rope", "swing",
 ]  # fmt: skip
 
 _TWIN = dict(zip("авсенкмортхуип", "abcehkmoptxyun", strict=True))

@@ -4,6 +4,10 @@ Exactly once: both paths submit to the sink, whose journal drops a (source, id) 
 holds. The watermark (the highest donation id known to be in the journal, kept with the
 journal) moves only when nothing below it can be missing: after a catch-up, and from the
 socket once the catch-up of the current connection is done. A first run takes no history.
+
+A socket donation that cannot be read, or that the journal could not write, opens a gap: the
+socket stops moving the watermark and the REST catch-up runs again from below it, so the
+donation is found again (by then, with luck, the disk has room).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from drawstreamd.journal import JournalWriteError
 from drawstreamd.retry import Backoff
 from drawstreamd.sources.donationalerts.donation import BadDonation, parse_donation, skip_reason
 from drawstreamd.sources.donationalerts.oauth import OAuthError
@@ -69,6 +74,8 @@ class Ingest:
         self.first_socket_id: int | None = None
         """The first donation the socket brought in this run (bounds a first catch-up)."""
         self.kick = trio.Event()
+        self.gaps = 0
+        """Socket donations that were not journaled (unreadable, or the journal failed)."""
         self._mark_lock = trio.Lock()
         self._stored: str | None = None
 
@@ -112,15 +119,32 @@ class Ingest:
                 f" skipped={reason!r}" if reason else "",
             )
 
+    def gap(self) -> None:
+        """A socket donation was not journaled: stop trusting the socket for the watermark."""
+        self.gaps += 1
+        self.synced_generation = -1
+        self.wake()
+
     async def from_socket(self, raw: object) -> None:
         try:
             donation = parse_donation(raw)
         except BadDonation as exc:
             log.error(
-                "da socket donation unreadable; REST catch-up may still find it error=%s", exc
+                "da socket donation unreadable; REST catch-up will look for it error=%s", exc
             )
+            self.gap()
             return
-        await self.deliver(donation, "socket")
+        try:
+            await self.deliver(donation, "socket")
+        except JournalWriteError as exc:
+            log.error(
+                "da socket donation not journaled; REST catch-up will fetch it again"
+                " id=%s error=%s",
+                donation.external_id,
+                exc,
+            )
+            self.gap()
+            return
         did = int(donation.external_id)
         if self.first_socket_id is None:
             self.first_socket_id = did
@@ -152,6 +176,7 @@ async def rest_loop(api: DAClient, ing: Ingest, tuning: Tuning) -> None:
     while True:
         kick = ing.kick
         generation = ing.generation if ing.socket_up else None
+        gaps = ing.gaps
         wait: float | None = None
         rate_limited = False
         try:
@@ -166,9 +191,18 @@ async def rest_loop(api: DAClient, ing: Ingest, tuning: Tuning) -> None:
         except OAuthError as exc:
             wait = backoff.next_delay()
             log.warning("da token refresh failed error=%s retry_in=%.1fs", exc, wait)
+        except JournalWriteError as exc:
+            wait = backoff.next_delay()
+            log.error("da catch-up could not journal; watermark kept error=%s retry_in=%.1fs",
+                      exc, wait)  # fmt: skip
         else:
             backoff.reset()
-            if generation is not None and ing.socket_up and ing.generation == generation:
+            if (
+                generation is not None
+                and ing.socket_up
+                and ing.generation == generation
+                and ing.gaps == gaps
+            ):
                 ing.synced_generation = generation
                 await ing.advance(ing.generation_max)
         if wait is not None:

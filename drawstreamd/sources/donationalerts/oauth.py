@@ -86,6 +86,20 @@ def tokens_from_settings(settings: Settings) -> Tokens:
     )
 
 
+def granted_scopes(tokens: Tokens) -> frozenset[str]:
+    """The scopes of the sign-in: the access token's own ``scopes`` claim when it is a JWT
+    that carries one, else the scopes stored with it (those asked for when it was granted).
+
+    The API has no call that tells a token's scopes; a call outside them answers 403.
+    """
+    claim = _jwt_claims(tokens.access_token).get("scopes")
+    if isinstance(claim, list) and all(isinstance(s, str) for s in claim):
+        return frozenset(claim)
+    if isinstance(claim, str):
+        return frozenset(claim.split())
+    return frozenset(tokens.scopes.split())
+
+
 def tokens_path(settings: Settings) -> Path:
     return settings.STATE_DIR / TOKENS_FILE
 

@@ -68,9 +68,10 @@ async def check_sign_in(settings: Settings, http: httpx.AsyncClient) -> str:
     scope). Raises :class:`~drawstreamd.sources.tokens.AuthRevoked` when the sign-in is gone,
     :class:`~drawstreamd.sources.api.ApiError` (403: a missing scope) otherwise.
     """
-    if not settings.da_configured:
+    start = initial_tokens(settings)
+    if not start.access_token and not start.refresh_token:
         raise AuthRevoked("not signed in: run `drawstreamd auth`")
-    api = DAClient(http, settings, TokenManager(settings, http, initial_tokens(settings)))
+    api = DAClient(http, settings, TokenManager(settings, http, start))
     user = await api.user()
     try:
         await api.donations_page(1)
@@ -110,10 +111,11 @@ async def run(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """:func:`serve` with explicit timings."""
-    if not settings.da_configured:
+    start = initial_tokens(settings)  # the tokens `drawstreamd auth` stored count too
+    if not start.access_token and not start.refresh_token:
         source_off(sink, SOURCE, "DA_ACCESS_TOKEN or DA_REFRESH_TOKEN", log, task_status)
         return
-    tokens = TokenManager(settings, http, initial_tokens(settings))
+    tokens = TokenManager(settings, http, start)
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = Ingest(settings, sink)
     report(sink, SOURCE, SourceState.CONNECTING)
