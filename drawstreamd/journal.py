@@ -93,9 +93,7 @@ PLAIN = Assessment()
 class _Pending:
     __slots__ = ("assessment", "donation", "done", "error", "result", "skip_reason")
 
-    def __init__(
-        self, donation: Donation, skip_reason: str | None, assessment: Assessment
-    ) -> None:
+    def __init__(self, donation: Donation, skip_reason: str | None, assessment: Assessment) -> None:
         self.donation = donation
         self.skip_reason = skip_reason
         self.assessment = assessment

@@ -20,14 +20,8 @@ from drawstreamd.events import EventBus
 from drawstreamd.journal import Journal
 from drawstreamd.model import ANONYMOUS, MessageType
 from drawstreamd.queue import DrawQueue
-from drawstreamd.sources.donationalerts.oauth import AuthRevoked, Tokens, save_tokens
-from drawstreamd.sources.donationalerts.source import (
-    WATERMARK_KEY,
-    Tuning,
-    check_sign_in,
-    run,
-    serve,
-)
+from drawstreamd.sources.donationalerts.oauth import Tokens, save_tokens
+from drawstreamd.sources.donationalerts.source import WATERMARK_KEY, Tuning, run, serve
 from drawstreamd.testing.fake_da import open_fake_da
 
 if TYPE_CHECKING:
@@ -518,21 +512,3 @@ async def test_slow_api_replies_are_waited_for(tmp_path: Path) -> None:
             await r.sink.wait_for(lambda: {missed, live} <= r.sink.ids())
             assert r.fake.requests["/api/v1/user/oauth"] >= 2
 
-
-async def test_the_sign_in_check_for_doctor(tmp_path: Path) -> None:
-    with trio.fail_after(15):
-        async with open_fake_da() as fake, httpx.AsyncClient() as http:
-            access, refresh = fake.issue_tokens()
-            line = await check_sign_in(settings_for(fake, tmp_path, access, refresh), http)
-            assert (
-                line
-                == "Donation Alerts signed in as FakeStreamer (user id 4242); live and catch-up"
-            )
-            narrow, narrow_refresh = fake.issue_tokens("oauth-user-show oauth-donation-subscribe")
-            line = await check_sign_in(
-                settings_for(fake, tmp_path / "b", narrow, narrow_refresh), http
-            )
-            assert "no oauth-donation-index" in line
-            fake.revoke_refresh_tokens()
-            with pytest.raises(AuthRevoked, match="invalid_grant"):
-                await check_sign_in(settings_for(fake, tmp_path / "c", access, refresh), http)

@@ -28,7 +28,7 @@ from drawstreamd.sources.donationalerts.oauth import (
     TokenManager,
     initial_tokens,
 )
-from drawstreamd.sources.donationalerts.rest import ApiError, DAClient, RateLimiter
+from drawstreamd.sources.donationalerts.rest import DAClient, RateLimiter
 
 if TYPE_CHECKING:
     import httpx
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from drawstreamd.config import Settings
     from drawstreamd.sources.base import DonationSink
 
-__all__ = ["WATERMARK_KEY", "Tuning", "check_sign_in", "run", "serve"]
+__all__ = ["WATERMARK_KEY", "Tuning", "run", "serve"]
 
 log = logging.getLogger("drawstreamd.da")
 
@@ -59,30 +59,6 @@ async def _token_loop(tokens: TokenManager) -> None:
             wait = backoff.next_delay()
             log.warning("da token refresh failed error=%s retry_in=%.1fs", exc, wait)
             await trio.sleep(wait)
-
-
-async def check_sign_in(settings: Settings, http: httpx.AsyncClient) -> str:
-    """For ``drawstreamd doctor``: one line on the Donation Alerts sign-in.
-
-    Asks ``/user/oauth`` (the socket's scope) and reads the donation list (the catch-up's
-    scope). Raises :class:`~drawstreamd.sources.tokens.AuthRevoked` when the sign-in is gone,
-    :class:`~drawstreamd.sources.api.ApiError` (403: a missing scope) otherwise.
-    """
-    start = initial_tokens(settings)
-    if not start.access_token and not start.refresh_token:
-        raise AuthRevoked("not signed in: run `drawstreamd auth`")
-    api = DAClient(http, settings, TokenManager(settings, http, start))
-    user = await api.user()
-    try:
-        await api.donations_page(1)
-    except ApiError as exc:
-        if exc.status != 403:
-            raise
-        return (
-            f"Donation Alerts signed in as {user.name or '?'} (user id {user.id}); the donation "
-            "list is not readable (no oauth-donation-index): no catch-up after a gap"
-        )
-    return f"Donation Alerts signed in as {user.name or '?'} (user id {user.id}); live and catch-up"
 
 
 async def serve(

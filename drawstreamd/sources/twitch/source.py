@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from drawstreamd.sources.base import DonationSink, OutcomeSink
     from drawstreamd.sources.twitch import eventsub
 
-__all__ = ["Tuning", "check_sign_in", "run", "serve"]
+__all__ = ["RefreshHeld", "Tuning", "check_sign_in", "run", "serve"]
 
 log = logging.getLogger("drawstreamd.twitch")
 
@@ -310,19 +310,35 @@ async def _start(st: _State) -> None:
     st.ready.set()
 
 
-async def check_sign_in(settings: Settings, http: httpx.AsyncClient) -> str:
+class RefreshHeld(Exception):
+    """The access token expired, and refreshing it is the running daemon's to do (Twitch's
+    refresh tokens work once: a second refresher would sign the daemon out)."""
+
+
+class _NoRefresh(TwitchTokens):
+    async def refresh(self, stale: str) -> str:
+        raise RefreshHeld("the access token has expired; the running daemon refreshes it")
+
+
+async def check_sign_in(
+    settings: Settings, http: httpx.AsyncClient, *, may_refresh: bool = True
+) -> str:
     """For ``drawstreamd doctor``: one line on the Twitch sign-in (token valid, scopes).
 
-    Raises :class:`~drawstreamd.sources.tokens.AuthRevoked` or
-    :class:`~drawstreamd.sources.api.SignInRejected` when it is not usable,
-    :class:`~drawstreamd.sources.api.ApiError` when Twitch cannot be asked.
+    With ``may_refresh`` False (a daemon runs on this state dir) an expired token raises
+    :class:`RefreshHeld` instead of being refreshed. Raises
+    :class:`~drawstreamd.sources.tokens.AuthRevoked` or
+    :class:`~drawstreamd.sources.api.SignInRejected` when the sign-in is not usable,
+    :class:`~drawstreamd.sources.api.ApiError` or
+    :class:`~drawstreamd.sources.tokens.OAuthError` when Twitch cannot be asked.
     """
     tokens = initial_tokens(settings)
     if tokens is None or not settings.TWITCH_CLIENT_ID:
         raise SignInRejected(
-            "not signed in: run `drawstreamd auth twitch` (and set TWITCH_CLIENT_ID)"
+            "not signed in: set TWITCH_CLIENT_ID and run `drawstreamd auth twitch`"
         )
-    me = await validate(http, settings, TwitchTokens(settings, http, tokens))
+    manager = (TwitchTokens if may_refresh else _NoRefresh)(settings, http, tokens)
+    me = await validate(http, settings, manager)
     if MANAGE_REDEMPTIONS not in me.scopes:
         raise SignInRejected(f"signed in as {me.login}, but without {MANAGE_REDEMPTIONS}")
     cheers = "cheers on" if READ_BITS in me.scopes else f"cheers off (no {READ_BITS})"
