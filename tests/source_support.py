@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -14,7 +16,7 @@ from da_support import MemorySink
 from trio_websocket import WebSocketConnection, wrap_client_stream
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from drawstreamd.config import Settings
     from drawstreamd.model import Donation
@@ -43,12 +45,44 @@ class NodeEvents:
         return [e for e in self.events if e["event"] == kind]
 
 
+@contextmanager
+def fake_module(module: str) -> Iterator[dict[str, str]]:
+    """``python -m drawstreamd.testing.<module>`` on free ports, as a developer runs it; the
+    ``KEY=value`` settings it printed (up to ``FAKE_ADMIN_URL``)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            f"drawstreamd.testing.{module}",
+            "--http-port",
+            "0",
+            "--ws-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        lines: list[str] = []
+        while not any(line.startswith("FAKE_ADMIN_URL=") for line in lines):
+            line = proc.stdout.readline()
+            assert line, "the fake exited"
+            lines.append(line.strip())
+        yield dict(line.split("=", 1) for line in lines if "=" in line and line[:2].isupper())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+
+
 __all__ = [
     "FlakySink",
     "MemorySink",
     "NodeEvents",
     "Running",
     "errors",
+    "fake_module",
     "open_websocket_url",
     "running",
 ]

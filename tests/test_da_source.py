@@ -511,4 +511,3 @@ async def test_slow_api_replies_are_waited_for(tmp_path: Path) -> None:
             live = str(r.fake.publish("after")["id"])
             await r.sink.wait_for(lambda: {missed, live} <= r.sink.ids())
             assert r.fake.requests["/api/v1/user/oauth"] >= 2
-

@@ -6,11 +6,10 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
-import sys
 
 import httpx
 import trio
-from source_support import NodeEvents
+from source_support import NodeEvents, fake_module
 from test_da_official_client import JS, ensure_client_installed
 
 from drawstreamd.testing.fake_donatepay import open_fake_dp
@@ -116,27 +115,7 @@ async def test_api_as_the_clients_use_it() -> None:
 
 
 def test_module_runs_standalone_and_prints_the_settings() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drawstreamd.testing.fake_donatepay",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    try:
-        lines = []
-        while not any(line.startswith("FAKE_ADMIN_URL=") for line in lines):
-            line = proc.stdout.readline()
-            assert line, "the fake exited"
-            lines.append(line.strip())
-        found = dict(line.split("=", 1) for line in lines if "=" in line and line[:2].isupper())
+    with fake_module("fake_donatepay") as found:
         assert set(found) >= {"DP_API_URL", "DP_WS_URL", "DP_API_KEY", "FAKE_ADMIN_URL"}
         admin = found["FAKE_ADMIN_URL"]
         made = httpx.post(
@@ -156,7 +135,3 @@ def test_module_runs_standalone_and_prints_the_settings() -> None:
             timeout=10,
         )
         assert [t["id"] for t in listed.json()["data"]] == [made.json()["id"]]
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()

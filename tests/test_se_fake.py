@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from source_support import open_websocket_url
+from source_support import fake_module, open_websocket_url
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from drawstreamd.sources.wsclient import Drop, run_websocket
@@ -191,27 +189,7 @@ async def test_silent_network_keeps_the_socket_open_but_says_nothing() -> None:
 
 
 def test_module_runs_standalone_and_prints_the_settings() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drawstreamd.testing.fake_streamelements",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = []
-        while not any(line.startswith("FAKE_ADMIN_URL=") for line in lines):
-            line = proc.stdout.readline()
-            assert line, "the fake exited"
-            lines.append(line.strip())
-        found = dict(line.split("=", 1) for line in lines if "=" in line and line[:2].isupper())
+    with fake_module("fake_streamelements") as found:
         assert set(found) >= {
             "SE_API_URL",
             "SE_WS_URL",
@@ -250,8 +228,3 @@ def test_module_runs_standalone_and_prints_the_settings() -> None:
             timeout=10,
         )
         assert listed.json()["total"] == 1
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        assert proc.stdout is not None
-        proc.stdout.close()

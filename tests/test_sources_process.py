@@ -75,9 +75,34 @@ def error_lines(daemon: Daemon) -> list[str]:
     return [line for line in daemon.log().splitlines() if " ERROR " in line]
 
 
-async def subscribed(fake: FakeSE) -> None:
+async def subscribed(fake: FakeSE | FakeDP | FakeTwitch) -> None:
+    """Until the fake has a subscribed socket (a drop then has something to drop)."""
     while fake.hub.subscribed == 0:
         await trio.sleep(0.02)
+
+
+async def revoked_is_one_line(
+    daemon: Daemon,
+    manager: Manager,  # noqa: F811
+    fake: FakeSE | FakeDP | FakeTwitch,
+    *,
+    says: str,
+    title: str,
+    mentions: str,
+    secret: str,
+) -> None:
+    """The sign-in is revoked: one clear line, no crash loop, the daemon runs on."""
+    fake.revoke()
+    await daemon.wait_log(says)
+    await status_saying(manager, f"{title} signed out")
+    tries = (sum(fake.requests.values()), fake.hub.counters["accepted"])
+    await trio.sleep(3)
+    assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == tries
+    errors = error_lines(daemon)
+    assert len(errors) == 1
+    assert mentions in errors[0]
+    assert secret not in daemon.log()
+    assert daemon.process.returncode is None
 
 
 async def test_streamelements_in_a_daemon_process(
@@ -121,26 +146,18 @@ async def test_streamelements_in_a_daemon_process(
                 assert journaled(daemon.state, "streamelements") == published == ids
                 assert fake.hub.counters["resumed"] == 1
                 assert daemon.log().count("via=rest") >= 10  # the outage, from the tips list
-                # the token is revoked: one clear line, no crash loop, the daemon runs on
-                fake.revoke()
-                await daemon.wait_log("StreamElements refused the configured token")
-                await status_saying(manager, "StreamElements signed out")
-                tries = (sum(fake.requests.values()), fake.hub.counters["accepted"])
-                await trio.sleep(3)
-                assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == tries
-                errors = error_lines(daemon)
-                assert len(errors) == 1
-                assert "SE_JWT" in errors[0]
-                assert fake.jwt not in daemon.log()
-                assert daemon.process.returncode is None
+                await revoked_is_one_line(
+                    daemon,
+                    manager,
+                    fake,
+                    says="StreamElements refused the configured token",
+                    title="StreamElements",
+                    mentions="SE_JWT",
+                    secret=fake.jwt,
+                )
                 assert await stop(daemon) == 0
         finally:
             await kill(daemon)
-
-
-async def dp_subscribed(fake: FakeDP) -> None:
-    while fake.hub.subscribed == 0:
-        await trio.sleep(0.02)
 
 
 async def test_donatepay_in_a_daemon_process(
@@ -166,10 +183,10 @@ async def test_donatepay_in_a_daemon_process(
                 for i in range(200):
                     published.append(str(fake.publish(f"нарисуй {i}", username=f"v{i}")["id"]))
                     if i % 45 == 30:
-                        await dp_subscribed(fake)
+                        await subscribed(fake)
                         assert fake.drop() == 1
                     if i == 100:
-                        await dp_subscribed(fake)
+                        await subscribed(fake)
                         assert fake.ask_reconnect() == 1
                     if i == 150:
                         fake.duplicate = 3
@@ -182,25 +199,18 @@ async def test_donatepay_in_a_daemon_process(
                 await trio.sleep(1.0)
                 assert journaled(daemon.state, "donatepay") == published == ids
                 assert fake.rate_limited == 0
-                fake.revoke()
-                fake.publish("after the key changed")
-                await daemon.wait_log("DonatePay refused the configured API key")
-                await status_saying(manager, "DonatePay signed out")
-                calls = (sum(fake.requests.values()), fake.hub.counters["accepted"])
-                await trio.sleep(3)
-                assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == calls
-                errors = error_lines(daemon)
-                assert len(errors) == 1
-                assert "DP_API_KEY" in errors[0]
-                assert fake.key not in daemon.log()
+                await revoked_is_one_line(
+                    daemon,
+                    manager,
+                    fake,
+                    says="DonatePay refused the configured API key",
+                    title="DonatePay",
+                    mentions="DP_API_KEY",
+                    secret=fake.key,
+                )
                 assert await stop(daemon) == 0
         finally:
             await kill(daemon)
-
-
-async def twitch_subscribed(fake: FakeTwitch) -> None:
-    while fake.hub.subscribed == 0:
-        await trio.sleep(0.02)
 
 
 def ctl(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
@@ -241,10 +251,10 @@ async def test_twitch_in_a_daemon_process(
                     r = fake.redeem(f"draw number {i}", username=f"v{i}")
                     published.append(f"redemption:{r['id']}")
                     if i in (40, 120):
-                        await twitch_subscribed(fake)
+                        await subscribed(fake)
                         assert fake.drop() == 1
                     if i == 80:
-                        await twitch_subscribed(fake)
+                        await subscribed(fake)
                         assert fake.ask_reconnect() == 1
                     if i == 160:
                         fake.hub.duplicate = 3
@@ -277,17 +287,16 @@ async def test_twitch_in_a_daemon_process(
                     == "CANCELED"
                 )
                 assert fake.points["troll"] == 500  # the refused viewer got the points back
-                # the streamer disconnects the app: one clear line, no crash loop
-                fake.revoke()
-                await daemon.wait_log("Twitch sign-in is no longer valid")
-                await status_saying(manager, "Twitch signed out")
-                calls = (sum(fake.requests.values()), fake.hub.counters["accepted"])
-                await trio.sleep(3)
-                assert (sum(fake.requests.values()), fake.hub.counters["accepted"]) == calls
-                errors = error_lines(daemon)
-                assert len(errors) == 1
-                assert "drawstreamd auth twitch" in errors[0]
-                assert access not in daemon.log()
+                # the streamer disconnects the app
+                await revoked_is_one_line(
+                    daemon,
+                    manager,
+                    fake,
+                    says="Twitch sign-in is no longer valid",
+                    title="Twitch",
+                    mentions="drawstreamd auth twitch",
+                    secret=access,
+                )
                 assert await stop(daemon) == 0
         finally:
             await kill(daemon)

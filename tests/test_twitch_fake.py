@@ -4,14 +4,12 @@ status rules, and EventSub's welcome, deadlines, close codes and reconnect hand-
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 import pytest
 import trio
-from source_support import open_websocket_url
+from source_support import fake_module, open_websocket_url
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from drawstreamd.testing.fake_twitch import FakeTwitch, open_fake_twitch
@@ -261,27 +259,7 @@ async def test_helix_rewards_belong_to_their_app_and_redemptions_leave_unfulfill
 
 
 def test_module_runs_standalone_and_takes_the_admin_calls() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "drawstreamd.testing.fake_twitch",
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    try:
-        lines = []
-        while not any(line.startswith("FAKE_ADMIN_URL=") for line in lines):
-            line = proc.stdout.readline()
-            assert line, "the fake exited"
-            lines.append(line.strip())
-        found = dict(line.split("=", 1) for line in lines if "=" in line and line[:2].isupper())
+    with fake_module("fake_twitch") as found:
         assert set(found) >= {
             "TWITCH_CLIENT_ID",
             "TWITCH_AUTH_URL",
@@ -319,7 +297,3 @@ def test_module_runs_standalone_and_takes_the_admin_calls() -> None:
             "silent": True,
             "duplicate": 0,
         }
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()
