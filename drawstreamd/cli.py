@@ -10,6 +10,7 @@
     drawstreamd gatekeeper     classify stdin lines as JSON lines
     drawstreamd auth           authorise with Donation Alerts and store the tokens
     drawstreamd doctor         check the set-up: one line per check, the fix for each failure
+    drawstreamd auth twitch    sign in to Twitch (device code flow) and store the tokens
 
 Exit status: 0 success, 1 a runtime error, 2 bad configuration or usage.
 Heavy imports happen only in the subcommand that needs them, so the tools start fast.
@@ -163,9 +164,15 @@ def _auth(argv: list[str]) -> int:
     _common(p)
     args, rest = p.parse_known_args(argv)
     settings = load_settings(args)
+    _mask_secrets(settings)
+    if rest and rest[0] == "twitch":
+        from drawstreamd.sources.twitch.auth_cli import main as twitch_main
+
+        return twitch_main(settings, rest[1:])
+    if rest and rest[0] == "donationalerts":
+        rest = rest[1:]
     from drawstreamd.sources.donationalerts.auth_cli import main as auth_main
 
-    _mask_secrets(settings)
     return auth_main(settings, rest)
 
 

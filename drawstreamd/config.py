@@ -15,6 +15,7 @@ Keys are the same everywhere: ``LLM_MODEL_ID`` in the environment, in ``.env`` a
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -73,7 +74,46 @@ class Settings(BaseSettings):
     DA_USER_ID: int | None = None
     DA_REST_POLL_INTERVAL_SEC: float = Field(10.0, ge=1.0, le=3600.0)
     DA_SCOPES: str = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
-    DRAW_MIN_AMOUNT: float = Field(0.0, ge=0.0)
+    # Twitch: channel-point redemptions of the daemon's own reward, and cheers, over EventSub
+    TWITCH_CLIENT_ID: str = ""
+    TWITCH_AUTH_URL: str = "https://id.twitch.tv/oauth2"
+    TWITCH_API_URL: str = "https://api.twitch.tv/helix"
+    TWITCH_EVENTSUB_URL: str = "wss://eventsub.wss.twitch.tv/ws"
+    TWITCH_ACCESS_TOKEN: SecretStr = SecretStr("")
+    TWITCH_REFRESH_TOKEN: SecretStr = SecretStr("")
+    TWITCH_SCOPES: str = "channel:manage:redemptions bits:read"
+    TWITCH_REWARD_TITLE: str = Field("Draw something", min_length=1, max_length=45)
+    TWITCH_REWARD_PROMPT: str = Field("What should I draw?", max_length=200)
+    TWITCH_REWARD_COST: int = Field(500, ge=1)
+    TWITCH_REWARD_MAX_PER_STREAM: int = Field(0, ge=0, description="0: no limit")
+    TWITCH_REWARD_MAX_PER_USER_PER_STREAM: int = Field(0, ge=0, description="0: no limit")
+    TWITCH_REWARD_COOLDOWN_SEC: int = Field(0, ge=0, le=604800, description="0: none")
+    TWITCH_MIN_BITS: int = Field(
+        100, ge=1, description="cheers with fewer bits are not drawing requests"
+    )
+
+    # StreamElements: tips from the Astro socket, catch-up from the tips list
+    SE_JWT: SecretStr = SecretStr("")
+    SE_OAUTH_TOKEN: SecretStr = SecretStr("")
+    SE_CHANNEL_ID: str = Field("", description="the channel _id (asked of /channels/me if empty)")
+    SE_API_URL: str = "https://api.streamelements.com/kappa/v2"
+    SE_WS_URL: str = "wss://astro.streamelements.com"
+    SE_POLL_INTERVAL_SEC: float = Field(60.0, ge=1.0, le=3600.0)
+
+    # DonatePay: its Centrifugo socket rings, the transactions list says what came
+    DP_API_KEY: SecretStr = SecretStr("")
+    DP_API_URL: str = Field(
+        "https://donatepay.ru/api", description="holds /v1/… and /v2/…; EU accounts: donatepay.eu"
+    )
+    DP_WS_URL: str = "wss://centrifugo.donatepay.ru:43002/connection/websocket"
+    DP_POLL_INTERVAL_SEC: float = Field(20.0, ge=1.0, le=3600.0)
+    DP_REQUEST_INTERVAL_SEC: float = Field(
+        20.0, ge=0.05, le=600.0, description="least time between two calls of one API method"
+    )
+
+    # the smallest donation drawn, per currency: one number for all ("50"), or per currency
+    # ("RUB=50,USD=1,BITS=100,POINTS=0"; a bare number is the catch-all); a table in TOML
+    DRAW_MIN_AMOUNT: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     # The planner
     LLM_BACKEND: Literal["openai", "builtin"] = "openai"
@@ -190,7 +230,25 @@ class Settings(BaseSettings):
             out.append(parsed)
         return out
 
-    @field_validator("DA_OAUTH_URL", "DA_API_URL", "DA_WS_URL", "LLM_ENDPOINT", mode="after")
+    @field_validator("DRAW_MIN_AMOUNT", mode="before")
+    @classmethod
+    def _minimums(cls, value: Any) -> Any:
+        return parse_minimums(value)
+
+    @field_validator(
+        "DA_OAUTH_URL",
+        "DA_API_URL",
+        "DA_WS_URL",
+        "TWITCH_AUTH_URL",
+        "TWITCH_API_URL",
+        "TWITCH_EVENTSUB_URL",
+        "SE_API_URL",
+        "SE_WS_URL",
+        "DP_API_URL",
+        "DP_WS_URL",
+        "LLM_ENDPOINT",
+        mode="after",
+    )
     @classmethod
     def _url(cls, value: str) -> str:
         if "://" not in value:
@@ -215,6 +273,14 @@ class Settings(BaseSettings):
             self.DA_ACCESS_TOKEN.get_secret_value() or self.DA_REFRESH_TOKEN.get_secret_value()
         )
 
+    @property
+    def se_configured(self) -> bool:
+        return bool(self.SE_JWT.get_secret_value() or self.SE_OAUTH_TOKEN.get_secret_value())
+
+    @property
+    def dp_configured(self) -> bool:
+        return bool(self.DP_API_KEY.get_secret_value())
+
     def window_scale(self) -> int:
         """The canvas upscale: WINDOW_SCALE, or the largest integer that leaves room for the HUD."""
         if self.WINDOW_SCALE:
@@ -229,6 +295,57 @@ class Settings(BaseSettings):
         runtime = os.environ.get("XDG_RUNTIME_DIR")
         base = Path(runtime) / "drawstreamd" if runtime else self.STATE_DIR
         return base / "control.sock"
+
+
+ANY_CURRENCY = "*"
+"""The ``DRAW_MIN_AMOUNT`` entry for currencies it does not name."""
+_CURRENCY = re.compile(r"[A-Z][A-Z0-9]{1,9}")
+_MINIMUM_HINT = "e.g. 50, or RUB=50,USD=1,BITS=100,POINTS=0"
+
+
+def _amount(text: Any, where: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {text!r} is not a number ({_MINIMUM_HINT})") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: {text!r} must be a number ≥ 0 ({_MINIMUM_HINT})")
+    return value
+
+
+def parse_minimums(value: Any) -> dict[str, float]:
+    """``DRAW_MIN_AMOUNT`` in any of its spellings → {currency or "*": minimum}."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number ({_MINIMUM_HINT})")
+    if isinstance(value, int | float):
+        return {ANY_CURRENCY: _amount(value, "amount")}
+    entries: list[tuple[str, Any]] = []
+    if isinstance(value, str):
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            key, sep, amount = part.partition("=")
+            entries.append((key.strip(), amount.strip()) if sep else (ANY_CURRENCY, key))
+    elif isinstance(value, dict):
+        entries = [(str(k), v) for k, v in value.items()]
+    else:
+        raise ValueError(f"expected a number or CURRENCY=amount pairs ({_MINIMUM_HINT})")
+    out: dict[str, float] = {}
+    for key, amount in entries:
+        name = ANY_CURRENCY if key.lower() in ("*", "default", "any") else key.upper()
+        if name != ANY_CURRENCY and not _CURRENCY.fullmatch(name):
+            raise ValueError(f"{key!r} is not a currency code ({_MINIMUM_HINT})")
+        if name in out:
+            raise ValueError(f"{name} is given twice ({_MINIMUM_HINT})")
+        out[name] = _amount(amount, name if name != ANY_CURRENCY else "amount")
+    return out
+
+
+def format_minimums(minimums: dict[str, float]) -> str:
+    """``DRAW_MIN_AMOUNT`` as it is written in the environment, e.g. ``5,RUB=50,BITS=100``."""
+    parts = [f"{minimums[ANY_CURRENCY]:g}"] if ANY_CURRENCY in minimums else []
+    parts += [f"{k}={v:g}" for k, v in sorted(minimums.items()) if k != ANY_CURRENCY]
+    return ",".join(parts) or "0"
 
 
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
@@ -356,6 +473,8 @@ def effective(settings: Settings) -> dict[str, str]:
             out[name] = "********" if value.get_secret_value() else "(unset)"
         elif isinstance(value, list):
             out[name] = ",".join(value)
+        elif name == "DRAW_MIN_AMOUNT":
+            out[name] = format_minimums(value)
         elif value is None:
             out[name] = "(unset)"
         else:

@@ -145,6 +145,10 @@ def show(reply: dict[str, Any], as_json: bool) -> None:
     for key, value in reply.items():
         if key == "items":
             continue
+        if key == "sources" and isinstance(value, dict):
+            for line in value.values():
+                print(f"source: {line}")
+            continue
         if isinstance(value, bool):
             value = "yes" if value else "no"
         print(f"{key}: {value}")

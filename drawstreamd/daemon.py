@@ -38,7 +38,11 @@ from drawstreamd.render.scene import Scene
 from drawstreamd.render.window import Renderer
 from drawstreamd.retry import Backoff
 from drawstreamd.sources import demo
+from drawstreamd.sources.base import QueueSink, SourceState, state_of, status_line
+from drawstreamd.sources.donatepay import source as dp_source
 from drawstreamd.sources.donationalerts import source as da_source
+from drawstreamd.sources.streamelements import source as se_source
+from drawstreamd.sources.twitch import source as twitch_source
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -70,8 +74,6 @@ LIVE_KEYS = (
 )
 """Keys SIGHUP applies without a restart; the others need one (the log says which)."""
 
-
-_SOURCE_NAMES = {"donationalerts": "Donation Alerts"}
 
 PRUNE_EVERY_SEC = 3600.0
 JOURNAL_PROBE_SEC = 5.0
@@ -205,8 +207,9 @@ class Daemon:
         )
         self.queue = self.pipeline.queue
         self.worker: Worker | None = None
-        self._sources: dict[str, bool] = {}
-        """Connection state of the networked donation sources, by source name."""
+        self.sink = QueueSink(self.queue, journal, self.events)
+        self._sources: dict[str, tuple[SourceState, str]] = {}
+        """State and detail of the networked donation sources, by source name."""
         self.renderer: Renderer | None = None
 
     async def run(self) -> None:
@@ -237,6 +240,7 @@ class Daemon:
                 frames=renderer,
                 credentials=credentials,
                 moderation=self.pipeline.moderation,
+                sources=self.source_lines,
             )
             async with trio.open_nursery() as api:
                 await api.start(
@@ -302,8 +306,13 @@ class Daemon:
         if self.options.demo:
             await nursery.start(supervise, "demo", partial(demo.serve, self.queue))
         await nursery.start(
-            supervise, "donationalerts", partial(da_source.serve, s, self.queue, http)
+            supervise, "donationalerts", partial(da_source.serve, s, self.sink, http)
         )
+        await nursery.start(
+            supervise, "streamelements", partial(se_source.serve, s, self.sink, http)
+        )
+        await nursery.start(supervise, "donatepay", partial(dp_source.serve, s, self.sink, http))
+        await nursery.start(supervise, "twitch", partial(twitch_source.serve, s, self.sink, http))
 
     async def _signals(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -366,14 +375,21 @@ class Daemon:
         phase = worker.phase if worker else "starting"
         paused = " (paused)" if self.queue.paused else ""
         text = f"{phase}{paused}: {len(self.queue)} queued"
-        down = sorted(name for name, up in self._sources.items() if not up)
-        for name in down:
-            text += f"; {_SOURCE_NAMES.get(name, name)} disconnected, retrying"
+        for name, (state, _) in sorted(self._sources.items()):
+            if state in (SourceState.RETRYING, SourceState.SIGNED_OUT):
+                text += f"; {status_line(name, state)}"
         if worker is not None and worker.llm is not None and not worker.llm_online:
             text += "; LLM unreachable, builtin pictures"
         if self.journal.failing:
             text += f"; {self.journal.failing}: new donations refused until it can write"
         return text
+
+    def source_lines(self) -> dict[str, str]:
+        """Each networked source's own status line, for the control surfaces."""
+        return {
+            name: status_line(name, state, detail)
+            for name, (state, detail) in sorted(self._sources.items())
+        }
 
     def _journal_health(self, failing: str | None) -> None:
         """The journal's writes started failing, or work again: say so everywhere private."""
@@ -421,7 +437,8 @@ class Daemon:
             while True:
                 for event in sub.drain():
                     name = str(event.data.get("source", "source"))
-                    self._sources[name] = event.kind == "source_connected"
+                    detail = str(event.data.get("reason") or "")
+                    self._sources[name] = (state_of(event.kind, event.data), detail)
                 text = self._status_text()
                 if text != last:
                     self.notifier.status(text)

@@ -93,9 +93,7 @@ PLAIN = Assessment()
 class _Pending:
     __slots__ = ("assessment", "donation", "done", "error", "result", "skip_reason")
 
-    def __init__(
-        self, donation: Donation, skip_reason: str | None, assessment: Assessment
-    ) -> None:
+    def __init__(self, donation: Donation, skip_reason: str | None, assessment: Assessment) -> None:
         self.donation = donation
         self.skip_reason = skip_reason
         self.assessment = assessment
@@ -447,6 +445,17 @@ class Journal:
     def _get(self, item_id: int) -> QueueItem | None:
         row = self._conn.execute(
             f"SELECT {self._COLUMNS} FROM donations WHERE id = ?", (item_id,)
+        ).fetchone()
+        return self._item(row) if row else None
+
+    async def find(self, source: str, external_id: str) -> QueueItem | None:
+        """The item a source knows as ``external_id`` (its unique key), if journaled."""
+        return await self._run(self._find, source, external_id)
+
+    def _find(self, source: str, external_id: str) -> QueueItem | None:
+        row = self._conn.execute(
+            f"SELECT {self._COLUMNS} FROM donations WHERE source = ? AND external_id = ?",
+            (source, external_id),
         ).fetchone()
         return self._item(row) if row else None
 

@@ -127,7 +127,7 @@ async def test_status_queue_and_donate_transcript(tmp_path: Path) -> None:
             assert len(st.queue) == 2
             # operators see what the gatekeeper refused, and why (viewers never do)
             reply = await c.ask('donate "draw a swastika flag" troll')
-            assert 'message: draw a swastika flag' in reply
+            assert "message: draw a swastika flag" in reply
             assert "verdict: refused" in reply
             assert "rule: hate:swastika" in reply
             history = await c.ask("history 1")

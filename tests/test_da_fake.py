@@ -6,39 +6,18 @@ import json
 import subprocess
 import sys
 import threading
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
+from source_support import open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from drawstreamd.testing.fake_da import FakeDA, open_fake_da
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-
-@asynccontextmanager
-async def open_websocket_url(url: str) -> AsyncIterator[WebSocketConnection]:
-    """A client socket whose TCP stream is closed however the server ends it."""
-    parts = urlsplit(url)
-    assert parts.hostname is not None
-    assert parts.port is not None
-    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
-    try:
-        async with trio.open_nursery() as nursery:
-            ws = await wrap_client_stream(nursery, stream, parts.hostname, parts.path)
-            try:
-                yield ws
-            finally:
-                with trio.move_on_after(1):
-                    await ws.aclose()
-                nursery.cancel_scope.cancel()
-    finally:
-        await trio.aclose_forcefully(stream)
 
 
 async def objects(ws: WebSocketConnection) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from drawstreamd.model import ANONYMOUS, MessageType
-from drawstreamd.sources.donationalerts import frames
+from drawstreamd.sources import centrifugo as frames
 from drawstreamd.sources.donationalerts.donation import (
     AUDIO_SKIP_REASON,
     BadDonation,

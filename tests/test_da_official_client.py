@@ -13,9 +13,9 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import trio
+from source_support import NodeEvents
 
 from drawstreamd.testing.fake_da import open_fake_da
 
@@ -23,9 +23,8 @@ JS = Path(__file__).parent / "js"
 
 
 def ensure_client_installed() -> None:
-    if (JS / "node_modules" / "centrifuge" / "package.json").exists() and (
-        JS / "node_modules" / "ws" / "package.json"
-    ).exists():
+    wanted = json.loads((JS / "package.json").read_text())["dependencies"]
+    if all((JS / "node_modules" / name / "package.json").exists() for name in wanted):
         return
     npm = shutil.which("npm")
     assert npm is not None, "npm is needed for the official-client check"
@@ -54,20 +53,9 @@ async def test_official_centrifuge_client_receives_donations() -> None:
                 )
             )
             assert proc.stdout is not None
-            events: list[dict[str, Any]] = []
-            buffer = b""
-
-            async def until(kind: str, count: int = 1) -> None:
-                nonlocal buffer
-                while sum(e["event"] == kind for e in events) < count:
-                    chunk = await proc.stdout.receive_some(65536)
-                    assert chunk, f"the client exited; events so far: {events}"
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    events.extend(json.loads(line) for line in lines if line)
-                    assert not any(
-                        e["event"] in ("failed", "subscribe_error", "timeout") for e in events
-                    ), events
+            node = NodeEvents(proc.stdout)
+            events = node.events
+            until = node.until
 
             await until("subscribed")
             published = [fake.publish("нарисуй кота", username="Вася", amount=150)]

@@ -237,7 +237,10 @@ async def test_revoked_refresh_token_stops_the_source_with_one_error_line(
         r.settings.DA_CLIENT_SECRET,
     ):
         assert secret.get_secret_value() not in caplog.text
-    assert r.sink.events[-1][0] == "source_disconnected"
+    assert r.sink.events[-1] == (
+        "source_disconnected",
+        {"source": "donationalerts", "state": "signed_out", "reason": "run `drawstreamd auth`"},
+    )
 
 
 async def test_no_credentials_means_source_off(
@@ -350,8 +353,10 @@ async def test_silent_connection_is_declared_dead_and_replaced(tmp_path: Path) -
         async with running_source(tmp_path) as r:
             await r.wait_connected()
             r.fake.silent = True
-            await r.sink.wait_for(lambda: any(k == "source_disconnected" for k, _ in r.sink.events))
-            reason = next(d["reason"] for k, d in r.sink.events if k == "source_disconnected")
+            await r.sink.wait_for(
+                lambda: any(d.get("state") == "retrying" for _, d in r.sink.events)
+            )
+            reason = next(d["reason"] for _, d in r.sink.events if d.get("state") == "retrying")
             assert "no ping reply" in reason
             r.fake.silent = False
             await r.wait_connected(2)

@@ -175,6 +175,9 @@ async def test_healthy_setup_passes_every_check(clean_env: Path) -> None:
         "LLM",
         "Donation Alerts",
         "Donation Alerts scopes",
+        "Twitch",
+        "StreamElements",
+        "DonatePay",
         "display",
         "fonts",
     ]

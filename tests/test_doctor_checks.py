@@ -603,10 +603,10 @@ async def test_checks_run_at_once_and_report_in_order(autojump_clock: trio.abc.C
 
 
 async def test_a_source_adds_its_own_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def twitch(ctx: Context) -> list[Result]:
-        return [fail("Twitch", "signed out", "run `drawstreamd auth twitch`")]
+    async def kick(ctx: Context) -> list[Result]:
+        return [fail("Kick", "signed out", "run `drawstreamd auth kick`")]
 
-    monkeypatch.setattr(sources, "SOURCE_CHECKS", [*sources.SOURCE_CHECKS, Check("T", twitch)])
+    monkeypatch.setattr(sources, "SOURCE_CHECKS", [*sources.SOURCE_CHECKS, Check("Kick", kick)])
     settings = Settings.model_validate(
         {"STATE_DIR": tmp_path, "LLM_BACKEND": "builtin", "API_PORT": 0}
     )
@@ -615,6 +615,9 @@ async def test_a_source_adds_its_own_check(tmp_path: Path, monkeypatch: pytest.M
         "LLM",
         "Donation Alerts",
         "Twitch",
+        "StreamElements",
+        "DonatePay",
+        "Kick",
         "display",
         "fonts",
     ]

@@ -86,8 +86,17 @@ async def test_reading_needs_the_token(tmp_path: Path) -> None:
             assert r.json() == {"state": "idle", "progress": 0.0, "remaining_sec": 0.0} | {
                 k: None
                 for k in (
-                    "id", "status", "donor", "message", "amount", "currency", "source",
-                    "verdict", "rule", "name_rule", "check",
+                    "id",
+                    "status",
+                    "donor",
+                    "message",
+                    "amount",
+                    "currency",
+                    "source",
+                    "verdict",
+                    "rule",
+                    "name_rule",
+                    "check",
                 )
             }
             # public: is it up, and what does it offer

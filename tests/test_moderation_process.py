@@ -122,9 +122,7 @@ def test_flagged_mode_holds_only_doubtful_requests(start: Callable[..., Daemon])
 def test_nobody_deciding_in_time_applies_the_timeout_action(
     action: str, start: Callable[..., Daemon]
 ) -> None:
-    d = start(
-        MODERATION="manual", MODERATION_TIMEOUT_SEC="1", MODERATION_TIMEOUT_ACTION=action
-    )
+    d = start(MODERATION="manual", MODERATION_TIMEOUT_SEC="1", MODERATION_TIMEOUT_ACTION=action)
     item = d.donate("draw a tree")
     if action == "approve":
         d.wait_status(item, "shown", timeout=10)

@@ -119,6 +119,9 @@ class StatusReply(msgspec.Struct, kw_only=True):
     rule: str | None = None
     journal: str = "ok"
     """ok, or why the journal cannot write (donations are refused until it can)."""
+    sources: dict[str, str] | None = None
+    """One line per donation source that reported its state, by source name, e.g.
+    ``{"twitch": "Twitch disconnected, retrying (keepalive lost)"}``."""
 
 
 class CurrentReply(msgspec.Struct, kw_only=True):
@@ -355,12 +358,14 @@ class Commands:
         frames: FrameSource | None = None,
         credentials: Credentials | None = None,
         moderation: ModerationLike | None = None,
+        sources: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.credentials = credentials
         self.moderation = moderation
         """The API token and sign-in codes; the HTTP server fills it in when it is None."""
         self.settings = settings
         self.frames = frames
+        self.sources = sources
         self.queue = queue
         self.journal = journal
         self.worker = worker
@@ -427,6 +432,7 @@ class Commands:
             verdict=str(item.verdict) if item else None,
             rule=item.rule if item else None,
             journal=self.journal.failing or "ok",
+            sources=(self.sources() or None) if self.sources else None,
         )
 
     async def current(self) -> CurrentReply:

@@ -105,14 +105,17 @@ def canvas_delta(old: bytes, new: bytes, width: int, height: int) -> bytes | Non
     return delta if len(delta) < 5 + len(new) else full_frame(new, width, height)
 
 
-def hud_message(hud: Hud) -> dict[str, Any]:
-    """What the page shows, already formatted as the window formats it."""
+def hud_message(hud: Hud, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the page shows, already formatted as the window formats it (in ``labels``'
+    language)."""
     return {
         "t": "hud",
         "phase": hud.phase,
         "thinking": hud.thinking,
         "donor": hud.donor,
-        "amount": format_amount(hud.amount, hud.currency) if hud.amount or hud.currency else "",
+        "amount": (
+            format_amount(hud.amount, hud.currency, labels) if hud.amount or hud.currency else ""
+        ),
         "message": hud.message,
         "progress": round(max(0.0, min(1.0, hud.progress)), 3),
         "queue": hud.queue_len,
@@ -121,7 +124,7 @@ def hud_message(hud: Hud) -> dict[str, Any]:
         "upcoming": [
             {
                 "donor": u.donor,
-                "amount": format_amount(u.amount, u.currency),
+                "amount": format_amount(u.amount, u.currency, labels),
                 "message": u.message,
                 "eta": format_eta(u.eta_sec),
             }
@@ -214,6 +217,7 @@ async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
     """Feed one overlay socket until the browser stops accepting frames."""
     w, h = scene.width, scene.height
     period = 1.0 / settings.FRAME_RATE
+    labels = LABELS.get(settings.LOCALE, LABELS["en"])
     throttle = HudThrottle()
     last_canvas: bytes | None = None
     canvas_seen = hud_seen = -1
@@ -235,7 +239,7 @@ async def _stream(settings: Settings, scene: Scene, watch: SceneWatch) -> None:
         busy = False
         if scene.hud_version != hud_seen or now >= hud_retry:
             hud_seen, hud_retry = scene.hud_version, math.inf
-            msg = hud_message(scene.hud)
+            msg = hud_message(scene.hud, labels)
             due = throttle.due_at(msg)
             if now >= due:
                 update = throttle.changes(msg)

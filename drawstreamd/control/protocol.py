@@ -191,6 +191,7 @@ FIELD_TYPES: dict[str, type] = {
     "data": dict,
     "rotated": bool,
     "expires_in_sec": float,
+    "sources": dict,
 }
 """How the client turns ``key: value`` text back into JSON types; other keys are strings."""
 

@@ -8,8 +8,12 @@ as …" and the scopes, or "off" when it has no credentials (that is not a failu
 from __future__ import annotations
 
 from drawstreamd.doctor.donationalerts import donationalerts
+from drawstreamd.doctor.platforms import check_donatepay, check_streamelements, check_twitch
 from drawstreamd.doctor.result import Check
 
 SOURCE_CHECKS: list[Check] = [
     Check("Donation Alerts", donationalerts),
+    Check("Twitch", check_twitch),
+    Check("StreamElements", check_streamelements),
+    Check("DonatePay", check_donatepay),
 ]

@@ -160,9 +160,10 @@ def _token_files(files: list[Path], api_token_set: bool) -> Result:
 async def token_files(ctx: Context) -> list[Result]:
     from drawstreamd.control.auth import TOKEN_FILE
     from drawstreamd.sources.donationalerts.oauth import TOKENS_FILE
+    from drawstreamd.sources.twitch.auth import TOKENS_FILE as TWITCH_TOKENS_FILE
 
     s = ctx.config
     api_token_set = bool(s.API_TOKEN.get_secret_value())
-    names = ([] if api_token_set else [TOKEN_FILE]) + [TOKENS_FILE]
+    names = ([] if api_token_set else [TOKEN_FILE]) + [TOKENS_FILE, TWITCH_TOKENS_FILE]
     files = [s.STATE_DIR / n for n in names]
     return [await trio.to_thread.run_sync(_token_files, files, api_token_set)]

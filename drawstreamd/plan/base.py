@@ -24,6 +24,7 @@ MAX_ERRORS = 20
 steps)."""
 MAX_REASON_CHARS = 300
 
+
 class PlannerError(Exception):
     """A planner gave up; steps already in the buffer stay and are drawn."""
 

@@ -75,9 +75,7 @@ TEXT_CAP = 60
 """Longest text the model may write in one step (a caption, not a letter)."""
 
 
-def system_for(
-    settings: Settings, subjects: list[str]
-) -> tuple[dict[str, Any], str, prompt.Caps]:
+def system_for(settings: Settings, subjects: list[str]) -> tuple[dict[str, Any], str, prompt.Caps]:
     """The schema the model's grammar follows, its system prompt and the caps they hold it
     to; ``subjects``: the library names a ``use`` step may draw (none: no ``use`` step)."""
     caps = prompt.Caps(

@@ -53,6 +53,9 @@ LABELS = {
         "paused": "Paused",
         "empty": "Nobody yet — be the first!",
         "fps": "fps",
+        "bits": "{n} bits",
+        "bit": "{n} bit",
+        "points": "channel points",
     },
     "ru": {
         "next": "Дальше",
@@ -65,6 +68,10 @@ LABELS = {
         "paused": "Пауза",
         "empty": "Пока никого — будь первым!",
         "fps": "кадр/с",
+        "bits": "{n} битов",
+        "bit": "{n} бит",
+        "bits_few": "{n} бита",
+        "points": "баллы канала",
     },
 }
 
@@ -79,9 +86,27 @@ def format_eta(seconds: float) -> str:
     return f"~{s // 60}:{s % 60:02d}"
 
 
-def format_amount(amount: float, currency: str) -> str:
+def format_amount(amount: float, currency: str, labels: dict[str, str] | None = None) -> str:
+    """E.g. 150 RUB, 4.5 USD; Twitch's own units read as words: 500 bits, channel points."""
+    words = labels or LABELS["en"]
     text = f"{amount:,.2f}".rstrip("0").rstrip(".").replace(",", " ")
+    unit = currency.upper()
+    if unit == "POINTS":
+        return words["points"]
+    if unit == "BITS":
+        return words[_bits_key(int(amount), "bits_few" in words)].format(n=text)
     return f"{text} {currency}".strip()
+
+
+def _bits_key(n: int, slavic: bool) -> str:
+    """The plural form: English one/other; Russian one/few/many (1 бит, 2 бита, 5 битов)."""
+    if not slavic:
+        return "bit" if n == 1 else "bits"
+    if n % 10 == 1 and n % 100 != 11:
+        return "bit"
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return "bits_few"
+    return "bits"
 
 
 @dataclass(frozen=True)
@@ -256,7 +281,7 @@ class HudPainter:
             self.surface.blit(surf, (rect.x, y))
             y += surf.get_height()
         if hud.amount or hud.currency:
-            surf = self.text(format_amount(hud.amount, hud.currency), "mid", ACCENT)
+            surf = self.text(format_amount(hud.amount, hud.currency, self.labels), "mid", ACCENT)
             self.surface.blit(surf, (rect.x, y))
             y += surf.get_height() + u
         line_h = self.fonts["text"].get_linesize()
@@ -300,7 +325,7 @@ class HudPainter:
             return rect
         for entry in hud.upcoming:
             eta = self.text(format_eta(entry.eta_sec), "small", DIM)
-            head = f"{entry.donor} · {format_amount(entry.amount, entry.currency)}"
+            head = f"{entry.donor} · {format_amount(entry.amount, entry.currency, self.labels)}"
             name = self.text(self.ellipsize(head, "text", rect.w - eta.get_width() - u), "text", FG)
             self.surface.blit(name, (rect.x, y))
             self.surface.blit(

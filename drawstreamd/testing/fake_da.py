@@ -19,24 +19,19 @@ from __future__ import annotations
 
 import argparse
 import collections
-import functools
 import logging
 import secrets
 import time
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
-
-from drawstreamd.testing.fake_da_http import ALL_SCOPES, FakeHttp
+from drawstreamd.testing.fake_da_http import ALL_SCOPES, FakeDAHttp
 from drawstreamd.testing.fake_da_socket import SocketHub
+from drawstreamd.testing.fake_http import FakeHttp, FakeServer, fake_main, open_fake
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
 
 log = logging.getLogger("drawstreamd.fake_da")
 
@@ -47,7 +42,7 @@ class _Grant:
     expires_at: float
 
 
-class FakeDA:
+class FakeDA(FakeServer):
     """The fake's state, knobs and counters. Start it with :func:`open_fake_da` / :func:`serve`."""
 
     def __init__(
@@ -62,6 +57,7 @@ class FakeDA:
         ping_interval: float = 25.0,
         stale_timeout: float = 25.0,
     ) -> None:
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.user_id = user_id
@@ -74,16 +70,6 @@ class FakeDA:
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, frozenset[str]] = {}
         self._codes: dict[str, tuple[str, frozenset[str]]] = {}
-        # knobs
-        self.slow = 0.0
-        """Seconds every HTTP reply waits."""
-        self._fail_next: dict[str, collections.deque[int]] = collections.defaultdict(
-            collections.deque
-        )
-        # counters
-        self.requests: collections.Counter[str] = collections.Counter()
-        self.request_log: list[tuple[float, str]] = []
-        """(trio time, "METHOD path") of every request, for rate checks."""
         self.token_grants: collections.Counter[str] = collections.Counter()
         self.hub = SocketHub(
             user_id=user_id, ping_interval=ping_interval, stale_timeout=stale_timeout
@@ -92,6 +78,38 @@ class FakeDA:
     @property
     def channel(self) -> str:
         return f"$alerts:donation_{self.user_id}"
+
+    # -- serving ---------------------------------------------------------------------------------
+    log_name = "drawstreamd.fake_da.http"
+
+    def http_app(self) -> FakeHttp:
+        return FakeDAHttp(self)
+
+    def located(self, http_base: str, host: str, ws_port: int) -> None:
+        self.oauth_url = f"{http_base}/oauth"
+        self.api_url = f"{http_base}/api/v1"
+        self.admin_url = f"{http_base}/_fake"
+        self.ws_url = f"ws://{host}:{ws_port}/connection/websocket"
+
+    def settings_text(self) -> str:
+        access, refresh = self.issue_tokens()
+        return f"""fake Donation Alerts is up. Point drawstreamd at it:
+DA_OAUTH_URL={self.oauth_url}
+DA_API_URL={self.api_url}
+DA_WS_URL={self.ws_url}
+DA_CLIENT_ID={self.client_id}
+DA_CLIENT_SECRET={self.client_secret}
+# either sign in with `drawstreamd auth`, or use this ready pair:
+DA_ACCESS_TOKEN={access}
+DA_REFRESH_TOKEN={refresh}
+FAKE_ADMIN_URL={self.admin_url}
+
+Publish a donation:
+  curl -s {self.admin_url}/donations \\
+    -d '{{"message": "нарисуй кота", "username": "Вася", "amount": 150}}'
+Faults: POST {self.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tokens  /revoke
+        /fail {{"endpoint":"/api/v1/alerts/donations","status":429}}   GET {self.admin_url}/stats
+"""
 
     # -- test API: tokens and faults ---------------------------------------------------------
     def issue_tokens(self, scopes: str = ALL_SCOPES) -> tuple[str, str]:
@@ -113,10 +131,6 @@ class FakeDA:
         """Every refresh token is now ``invalid_grant`` (and access tokens 401)."""
         self._refresh.clear()
         self._access.clear()
-
-    def fail_next(self, endpoint: str, status: int, times: int = 1) -> None:
-        """The next ``times`` requests to ``endpoint`` (a path) answer ``status`` (e.g. 429)."""
-        self._fail_next[endpoint].extend([status] * times)
 
     @property
     def socket_available(self) -> bool:
@@ -196,43 +210,9 @@ class FakeDA:
         return donation
 
 
-async def serve(
-    fake: FakeDA,
-    *,
-    host: str = "127.0.0.1",
-    http_port: int = 0,
-    ws_port: int = 0,
-    task_status: trio.TaskStatus[FakeDA] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve ``fake`` (HTTP on ``http_port``, the socket on ``ws_port``) until cancelled.
-
-    ``task_status.started(fake)`` once both listeners are bound; the URLs are then set.
-    """
-    config = HypercornConfig()
-    config.bind = [f"{host}:{http_port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("drawstreamd.fake_da.http")
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(hypercorn_serve, FakeHttp(fake), config)
-        http_base = binds[0]
-        ws_bound = await nursery.start(fake.hub.serve, host, ws_port)
-        fake.oauth_url = f"{http_base}/oauth"
-        fake.api_url = f"{http_base}/api/v1"
-        fake.admin_url = f"{http_base}/_fake"
-        fake.ws_url = f"ws://{host}:{ws_bound}/connection/websocket"
-        task_status.started(fake)
-
-
-@asynccontextmanager
-async def open_fake_da(**options: Any) -> AsyncIterator[FakeDA]:
+def open_fake_da(**options: Any) -> AbstractAsyncContextManager[FakeDA]:
     """A running fake on loopback for the duration of the block."""
-    fake = FakeDA(**options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(serve, fake)
-        try:
-            yield fake
-        finally:
-            nursery.cancel_scope.cancel()
+    return open_fake(FakeDA(**options))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,8 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m drawstreamd.testing.fake_da",
         description="A fake Donation Alerts on loopback, for trying drawstreamd offline.",
     )
-    parser.add_argument("--http-port", type=int, default=8931)
-    parser.add_argument("--ws-port", type=int, default=8932)
     parser.add_argument("--client-id", default="fake-client")
     parser.add_argument("--client-secret", default="fake-secret")
     parser.add_argument("--user-id", type=int, default=4242)
@@ -250,46 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="show an Allow/Deny page instead of approving sign-ins at once",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    fake = FakeDA(
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        user_id=args.user_id,
-        auto_approve=not args.ask,
-    )
 
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(
-                functools.partial(serve, fake, http_port=args.http_port, ws_port=args.ws_port)
-            )
-            access, refresh = fake.issue_tokens()
-            print(
-                f"""fake Donation Alerts is up. Point drawstreamd at it:
-DA_OAUTH_URL={fake.oauth_url}
-DA_API_URL={fake.api_url}
-DA_WS_URL={fake.ws_url}
-DA_CLIENT_ID={fake.client_id}
-DA_CLIENT_SECRET={fake.client_secret}
-# either sign in with `drawstreamd auth`, or use this ready pair:
-DA_ACCESS_TOKEN={access}
-DA_REFRESH_TOKEN={refresh}
+    def make(args: argparse.Namespace) -> FakeDA:
+        return FakeDA(
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            user_id=args.user_id,
+            auto_approve=not args.ask,
+        )
 
-Publish a donation:
-  curl -s {fake.admin_url}/donations \\
-    -d '{{"message": "нарисуй кота", "username": "Вася", "amount": 150}}'
-Faults: POST {fake.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tokens  /revoke
-        /fail {{"endpoint":"/api/v1/alerts/donations","status":429}}   GET {fake.admin_url}/stats
-""",
-                flush=True,
-            )
-
-    try:
-        trio.run(run)
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    return fake_main(parser, argv, make, http_port=8931)
 
 
 if __name__ == "__main__":

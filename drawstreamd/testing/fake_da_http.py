@@ -12,12 +12,10 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
-import trio
+from drawstreamd.testing.fake_http import FakeHttp, Reply, Request
 
 if TYPE_CHECKING:
     from drawstreamd.testing.fake_da import FakeDA
@@ -27,88 +25,24 @@ log = logging.getLogger("drawstreamd.fake_da")
 ALL_SCOPES = "oauth-user-show oauth-donation-subscribe oauth-donation-index"
 PER_PAGE = 30
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    raw: bytes | None = None
-
-
-class FakeHttp:
+class FakeDAHttp(FakeHttp):
     """The ASGI app over one :class:`FakeDA`."""
 
     def __init__(self, fake: FakeDA) -> None:
+        super().__init__(fake)
         self.fake = fake
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
-        path = scope["path"]
-        self.fake.requests[path] += 1
-        self.fake.request_log.append((trio.current_time(), f"{scope['method']} {path}"))
-        if self.fake.slow and not path.startswith("/_fake"):
-            await trio.sleep(self.fake.slow)
-        failing = self.fake._fail_next.get(path)
-        if failing:
-            status = failing.popleft()
-            reply = Reply(
-                status,
-                {"message": "Too Many Attempts." if status == 429 else "Server Error"},
-                [("Retry-After", "1")] if status == 429 else [],
-            )
-        else:
-            try:
-                reply = self._route(scope["method"], path, headers, query, body)
-            except Exception:  # a fake must answer, even to what crashes it
-                log.exception("fake da route failed path=%s", path)
-                reply = Reply(500, {"message": "Server Error"})
-        payload = (
-            reply.raw
-            if reply.raw is not None
-            else (
-                b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
-            )
-        )
-        out = [(k.encode(), v.encode()) for k, v in reply.headers]
-        if reply.raw is None and reply.body is not None:
-            out.append((b"content-type", b"application/json"))
-        await send({"type": "http.response.start", "status": reply.status, "headers": out})
-        await send({"type": "http.response.body", "body": payload})
-
-    def _route(
-        self, method: str, path: str, headers: dict[str, str], query: dict[str, str], body: bytes
-    ) -> Reply:
+    def route(self, req: Request) -> Reply:
+        method, path = req.method, req.path
         if path == "/oauth/authorize" and method == "GET":
-            return self._authorize(query)
+            return self._authorize(req.query)
         if path == "/oauth/token" and method == "POST":
-            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-            return self._token(form)
+            return self._token(req.form())
         if path.startswith("/api/v1/"):
-            return self._api(method, path[len("/api/v1") :], headers, query, body)
+            return self._api(method, path[len("/api/v1") :], req.headers, req.query, req.body)
         if path.startswith("/_fake/"):
-            return self._admin(method, path[len("/_fake") :], query, body)
+            return self._admin(method, path[len("/_fake") :], req.query, req.body)
         return Reply(404, {"message": "Not Found"})
 
     def _authorize(self, q: dict[str, str]) -> Reply:

@@ -8,16 +8,22 @@ normalises to the same value and the journal's dedupe on (source, external_id) h
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from drawstreamd.config import ANY_CURRENCY
 from drawstreamd.model import Donation, MessageType, donor_name
+from drawstreamd.sources.base import AUDIO_SKIP_REASON, below_minimum
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["AUDIO_SKIP_REASON", "SOURCE", "BadDonation", "parse_donation", "skip_reason"]
 
 SOURCE = "donationalerts"
 MAX_MESSAGE_CHARS = 1000
 """Donation Alerts caps messages at about 300 characters; anything longer is cut here."""
-AUDIO_SKIP_REASON = "audio donation: nothing to draw"
 
 
 class BadDonation(ValueError):
@@ -75,11 +81,8 @@ def parse_donation(raw: Any) -> Donation:
     )
 
 
-def skip_reason(donation: Donation, min_amount: float) -> str | None:
+def skip_reason(donation: Donation, minimums: Mapping[str, float] | float) -> str | None:
     """Why this donation is journaled but not drawn, or None to draw it."""
-    if donation.message_type is MessageType.AUDIO:
-        return AUDIO_SKIP_REASON
-    amount = donation.amount_main if donation.amount_main is not None else donation.amount
-    if amount < min_amount:
-        return f"below DRAW_MIN_AMOUNT ({amount:g} < {min_amount:g})"
-    return None
+    if isinstance(minimums, int | float):
+        minimums = {ANY_CURRENCY: float(minimums)}
+    return below_minimum(donation, minimums)

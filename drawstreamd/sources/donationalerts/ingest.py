@@ -129,9 +129,7 @@ class Ingest:
         try:
             donation = parse_donation(raw)
         except BadDonation as exc:
-            log.error(
-                "da socket donation unreadable; REST catch-up will look for it error=%s", exc
-            )
+            log.error("da socket donation unreadable; REST catch-up will look for it error=%s", exc)
             self.gap()
             return
         try:

@@ -11,16 +11,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
-import msgspec
-import trio
 
-from drawstreamd import logs
+from drawstreamd.sources.tokens import (
+    REFRESH_MARGIN_SEC,
+    AuthRevoked,
+    OAuthError,
+    RefreshingTokens,
+    Tokens,
+    load_tokens,
+    save_tokens,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,35 +33,25 @@ if TYPE_CHECKING:
 
     from drawstreamd.config import Settings
 
+__all__ = [
+    "REFRESH_MARGIN_SEC",
+    "AuthRevoked",
+    "OAuthError",
+    "TokenManager",
+    "Tokens",
+    "authorize_url",
+    "exchange_code",
+    "initial_tokens",
+    "load_tokens",
+    "save_tokens",
+    "tokens_from_settings",
+    "tokens_path",
+]
+
 log = logging.getLogger("drawstreamd.da")
 
 TOKENS_FILE = "da_tokens.json"
 _FATAL_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
-REFRESH_MARGIN_SEC = 3600.0
-"""Refresh this long before expiry (or a fifth of the lifetime, if that is shorter)."""
-
-
-class Tokens(msgspec.Struct, kw_only=True):
-    access_token: str
-    refresh_token: str = ""
-    expires_at: float | None = None
-    """Unix time the access token stops working, when known."""
-    lifetime: float | None = None
-    scopes: str = ""
-    client_id: str = ""
-
-
-class OAuthError(Exception):
-    """The token endpoint refused or failed; ``str()`` is safe to log (no secrets)."""
-
-    def __init__(self, message: str, *, error: str = "", status: int | None = None) -> None:
-        super().__init__(message)
-        self.error = error
-        self.status = status
-
-
-class AuthRevoked(OAuthError):
-    """Signing in again (``drawstreamd auth``) is the only fix: refresh token or client rejected."""
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
@@ -107,43 +102,6 @@ def granted_scopes(tokens: Tokens) -> frozenset[str]:
 
 def tokens_path(settings: Settings) -> Path:
     return settings.STATE_DIR / TOKENS_FILE
-
-
-def load_tokens(path: Path) -> Tokens | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        log.warning("da token file unreadable path=%s error=%s", path, exc.strerror)
-        return None
-    try:
-        tokens = msgspec.json.decode(data, type=Tokens)
-    except msgspec.DecodeError:
-        log.warning("da token file is not valid; ignoring it path=%s", path)
-        return None
-    _mask(tokens)
-    return tokens
-
-
-def _mask(tokens: Tokens) -> None:
-    """Tokens that come from a file or a token endpoint are masked in every log line too."""
-    logs.add_secrets(t for t in (tokens.access_token, tokens.refresh_token) if t)
-
-
-def save_tokens(path: Path, tokens: Tokens) -> None:
-    """Write atomically with mode 0600 (the file holds live credentials)."""
-    _mask(tokens)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, msgspec.json.encode(tokens))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def initial_tokens(settings: Settings) -> Tokens:
@@ -221,8 +179,10 @@ async def exchange_code(
     return await _token_request(http, settings, form, time.time())
 
 
-class TokenManager:
-    """The live tokens of one daemon: refresh before expiry and after a 401, then persist."""
+class TokenManager(RefreshingTokens):
+    """The live Donation Alerts tokens: refresh before expiry and after a 401, then persist."""
+
+    prefix = "da"
 
     def __init__(
         self,
@@ -232,55 +192,19 @@ class TokenManager:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(tokens, tokens_path(settings), clock=clock)
         self._settings = settings
         self._http = http
-        self._clock = clock
-        self._lock = trio.Lock()
-        self.tokens = tokens
-        self.refreshes = 0
 
-    def _expiring(self) -> bool:
-        t = self.tokens
-        if t.expires_at is None:
-            return False
-        margin = REFRESH_MARGIN_SEC
-        if t.lifetime is not None:
-            margin = min(margin, t.lifetime / 5)
-        return self._clock() >= t.expires_at - margin
-
-    async def access_token(self) -> str:
-        """A usable access token, refreshed first when it is about to expire."""
-        if not self.tokens.access_token or self._expiring():
-            return await self.refresh(self.tokens.access_token)
-        return self.tokens.access_token
-
-    async def refresh(self, stale: str) -> str:
-        """Refresh unless someone already replaced ``stale``; one refresh per rejected token."""
-        async with self._lock:
-            if self.tokens.access_token != stale:
-                return self.tokens.access_token
-            t = self.tokens
-            if not t.refresh_token:
-                raise AuthRevoked("access token rejected and no refresh token is configured")
-            if (
-                not self._settings.DA_CLIENT_ID
-                or not self._settings.DA_CLIENT_SECRET.get_secret_value()
-            ):
-                raise AuthRevoked("cannot refresh: DA_CLIENT_ID or DA_CLIENT_SECRET is not set")
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": t.refresh_token,
-                "client_id": self._settings.DA_CLIENT_ID,
-                "client_secret": self._settings.DA_CLIENT_SECRET.get_secret_value(),
-                "scope": t.scopes or self._settings.DA_SCOPES,
-            }
-            fresh = await _token_request(self._http, self._settings, form, self._clock())
-            self.tokens = fresh
-            self.refreshes += 1
-            path = tokens_path(self._settings)
-            try:
-                await trio.to_thread.run_sync(save_tokens, path, fresh)
-            except OSError as exc:
-                log.error("da refreshed tokens not saved path=%s error=%s", path, exc.strerror)
-            log.info("da access token refreshed expires_in=%s", fresh.lifetime)
-            return fresh.access_token
+    async def renew(self, tokens: Tokens) -> Tokens:
+        s = self._settings
+        if not s.DA_CLIENT_ID or not s.DA_CLIENT_SECRET.get_secret_value():
+            raise AuthRevoked("cannot refresh: DA_CLIENT_ID or DA_CLIENT_SECRET is not set")
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "client_id": s.DA_CLIENT_ID,
+            "client_secret": s.DA_CLIENT_SECRET.get_secret_value(),
+            "scope": tokens.scopes or s.DA_SCOPES,
+        }
+        return await _token_request(self._http, s, form, self._clock())

@@ -7,15 +7,14 @@ first) back to the watermark: the highest donation id already handed to the jour
 
 from __future__ import annotations
 
-import collections
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
-import trio
 
+from drawstreamd.sources.api import ApiError, RateLimited, RateLimiter, retry_after
 from drawstreamd.sources.donationalerts.donation import BadDonation, parse_donation
 
 if TYPE_CHECKING:
@@ -23,47 +22,14 @@ if TYPE_CHECKING:
     from drawstreamd.model import Donation
     from drawstreamd.sources.donationalerts.oauth import TokenManager
 
+__all__ = ["ApiError", "DAClient", "RateLimited", "RateLimiter", "fetch_since", "newest_id"]
+
 log = logging.getLogger("drawstreamd.da")
 
 REQUESTS_PER_MINUTE = 60
 REQUEST_TIMEOUT_SEC = 15.0
 MAX_CATCH_UP_PAGES = 200
 """6,000 donations: past this a catch-up stops and says so, rather than page forever."""
-
-
-class ApiError(Exception):
-    """A failed API call worth retrying later; ``str()`` is safe to log."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class RateLimited(ApiError):
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message, status=429)
-        self.retry_after = retry_after
-
-
-class RateLimiter:
-    """At most ``limit`` calls in any window of ``period`` seconds (on Trio's clock)."""
-
-    def __init__(self, limit: int = REQUESTS_PER_MINUTE, period: float = 60.0) -> None:
-        self.limit = limit
-        self.period = period
-        self._sent: collections.deque[float] = collections.deque()
-        self._lock = trio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = trio.current_time()
-                while self._sent and now - self._sent[0] > self.period:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
-                    return
-                await trio.sleep_until(self._sent[0] + self.period + 0.001)
 
 
 @dataclass(frozen=True)
@@ -98,13 +64,6 @@ class _ChannelsReply(msgspec.Struct):
     channels: list[_ChannelToken]
 
 
-def _retry_after(resp: httpx.Response) -> float:
-    try:
-        return max(1.0, min(300.0, float(resp.headers.get("Retry-After", "60"))))
-    except ValueError:
-        return 60.0
-
-
 class DAClient:
     """The three API calls the ingestor makes, each authorised and rate-limited."""
 
@@ -118,7 +77,7 @@ class DAClient:
         self._http = http
         self._base = settings.DA_API_URL
         self.tokens = tokens
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or RateLimiter(REQUESTS_PER_MINUTE)
 
     async def _call(
         self,
@@ -150,7 +109,7 @@ class DAClient:
             break
         assert resp is not None
         if resp.status_code == 429:
-            wait = _retry_after(resp)
+            wait = retry_after(resp)
             raise RateLimited(f"{path}: HTTP 429, retry in {wait:g} s", retry_after=wait)
         if resp.status_code != 200:
             hint = " (missing scope? see DA_SCOPES)" if resp.status_code == 403 else ""

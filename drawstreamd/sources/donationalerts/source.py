@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from drawstreamd.retry import Backoff
+from drawstreamd.sources.base import SourceState, report, run_tasks, source_off
 from drawstreamd.sources.donationalerts.connection import socket_loop
 from drawstreamd.sources.donationalerts.donation import SOURCE
 from drawstreamd.sources.donationalerts.ingest import WATERMARK_KEY, Ingest, Tuning, rest_loop
@@ -30,8 +31,6 @@ from drawstreamd.sources.donationalerts.oauth import (
 from drawstreamd.sources.donationalerts.rest import DAClient, RateLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     import httpx
 
     from drawstreamd.config import Settings
@@ -90,31 +89,25 @@ async def run(
     """:func:`serve` with explicit timings."""
     start = initial_tokens(settings)  # the tokens `drawstreamd auth` stored count too
     if not start.access_token and not start.refresh_token:
-        log.info("Donation Alerts: no credentials configured; source off")
-        task_status.started()
+        source_off(sink, SOURCE, "DA_ACCESS_TOKEN or DA_REFRESH_TOKEN", log, task_status)
         return
     tokens = TokenManager(settings, http, start)
     api = DAClient(http, settings, tokens, RateLimiter(tuning.rest_per_minute))
     ing = Ingest(settings, sink)
-    revoked: list[AuthRevoked] = []
-    async with trio.open_nursery() as nursery:
-
-        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
-            try:
-                await task()
-            except AuthRevoked as exc:
-                revoked.append(exc)
-                nursery.cancel_scope.cancel()
-
-        nursery.start_soon(guarded, functools.partial(rest_loop, api, ing, tuning))
-        nursery.start_soon(guarded, functools.partial(socket_loop, api, ing, tuning))
-        nursery.start_soon(guarded, functools.partial(_token_loop, tokens))
-        task_status.started()
-    if ing.socket_up:
-        sink.emit("source_disconnected", source=SOURCE, reason="signed out")
+    report(sink, SOURCE, SourceState.CONNECTING)
+    revoked = await run_tasks(
+        [
+            functools.partial(rest_loop, api, ing, tuning),
+            functools.partial(socket_loop, api, ing, tuning),
+            functools.partial(_token_loop, tokens),
+        ],
+        stop_on=AuthRevoked,
+        task_status=task_status,
+    )
     if revoked:
+        report(sink, SOURCE, SourceState.SIGNED_OUT, "run `drawstreamd auth`")
         log.error(
             "Donation Alerts sign-in is no longer valid (%s); run `drawstreamd auth` to sign in "
             "again. Donation Alerts source stopped; the other sources keep running.",
-            revoked[0],
+            revoked,
         )

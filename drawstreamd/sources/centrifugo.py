@@ -1,6 +1,6 @@
-"""The Centrifugo v2 legacy JSON protocol as Donation Alerts speaks it: a pure state machine.
+"""The Centrifugo v2 legacy JSON protocol (Donation Alerts, DonatePay): a pure state machine.
 
-No I/O and no clock here. The connection loop (``source.py``) asks a :class:`Session` for the
+No I/O and no clock here. The connection (``centrifugo_client.py``) asks a :class:`Session` for the
 frames to send and feeds it every WebSocket message it receives; the session answers with
 :class:`Event` values: replies routed by ``id``, pushes by ``result.type``. Anything the server
 sends that does not fit the protocol becomes a :class:`Malformed` event (the caller logs it and
@@ -19,6 +19,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from drawstreamd.sources.wire import Event, Ignored, Malformed
+from drawstreamd.sources.wire import quote as _quote
+
+__all__ = ["Event", "Ignored", "Malformed", "Session", "parse_close"]
+
 METHOD_CONNECT = 0
 METHOD_SUBSCRIBE = 1
 METHOD_PING = 7
@@ -30,9 +35,6 @@ PUSH_UNSUBSCRIBE = 3
 PUSH_MESSAGE = 4
 PUSH_SUBSCRIBE = 5
 
-_SHOWN_CHARS = 120
-"""How much of a bad frame an event (and so a log line) quotes."""
-
 
 class Phase(enum.Enum):
     NEW = "new"
@@ -41,10 +43,6 @@ class Phase(enum.Enum):
     SUBSCRIBING = "subscribing"
     SUBSCRIBED = "subscribed"
     FAILED = "failed"
-
-
-class Event:
-    """Something the server said, already routed."""
 
 
 @dataclass(frozen=True)
@@ -97,20 +95,6 @@ class Unsubscribed(Event):
 
 
 @dataclass(frozen=True)
-class Ignored(Event):
-    """A well-formed frame we have no use for (leave push, another channel, …)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Malformed(Event):
-    """A frame that breaks the protocol; the reason is safe to log."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
 class Disconnect:
     """How a server close should be treated."""
 
@@ -121,13 +105,6 @@ class Disconnect:
 
 class ProtocolMisuse(RuntimeError):
     """The caller asked for a command the session's phase does not allow."""
-
-
-def _quote(text: str) -> str:
-    text = text.replace("\n", "\\n")
-    if len(text) > _SHOWN_CHARS:
-        return f"{text[:_SHOWN_CHARS]}… ({len(text)} chars)"
-    return text
 
 
 def _encode(command: dict[str, Any]) -> str:
