@@ -12,7 +12,9 @@ Layout (both 1280×720 and 1920×1080; everything scales with the window height)
     └──────────────────────────────────────────────────────────────────┘
 
 Text surfaces are cached by (text, font, colour) and each region is repainted only when the
-values it shows change; a frame where nothing changed paints nothing.
+values it shows change; a frame where nothing changed paints nothing. :attr:`HudPainter.on_paint`,
+when set, hears every region painted with the texts it shows (the window's debug log of what
+the audience saw, see :mod:`drawstreamd.render.window`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import pygame
 import pygame.freetype
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from drawstreamd.render.scene import Hud
 
 BG = (16, 18, 32)
@@ -134,6 +138,9 @@ class HudPainter:
         self._keys: dict[str, Any] = {}
         self.renders = 0
         """How many text surfaces were rendered (not taken from the cache)."""
+        self.on_paint: Callable[[str, list[str]], None] | None = None
+        """Called after a region is painted, with its name and the texts it shows, in order."""
+        self._painted: list[str] | None = None
 
     # -- text --------------------------------------------------------------------------------
     def printable(self, font: str, text: str) -> str:
@@ -168,6 +175,8 @@ class HudPainter:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
+        if self._painted is not None:
+            self._painted.append(self.printable(font, text))
         return surf
 
     def wrap(self, text: str, font: str, width: int, max_lines: int) -> list[str]:
@@ -223,7 +232,15 @@ class HudPainter:
         for name, key, painter in regions:
             if force or self._keys.get(name) != key:
                 self._keys[name] = key
-                dirty.append(painter(hud))
+                if self.on_paint is None:
+                    dirty.append(painter(hud))
+                    continue
+                self._painted = []
+                try:
+                    dirty.append(painter(hud))
+                    self.on_paint(name, self._painted)
+                finally:
+                    self._painted = None
         return dirty
 
     def _clear(self, rect: pygame.Rect, colour: tuple[int, int, int] = BG) -> None:
