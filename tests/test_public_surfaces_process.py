@@ -39,9 +39,10 @@ from support import DaemonProcess
 from test_control_harness import free_port
 
 from drawstreamd.gatekeeper.filter import Gatekeeper
-from drawstreamd.plan import builtin, dsl
+from drawstreamd.plan import builtin, dsl, prompt
 from drawstreamd.render import png
 from drawstreamd.render.timeline import render_at
+from drawstreamd.testing.fake_llm import FakeLLM, Reply, library_reply, verdict
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -349,7 +350,8 @@ class Seen:
 
 
 async def donate_and_watch(d: Daemon, asks: list[Ask], window_log: Path) -> Seen:
-    """Queue ``asks`` while paused (so "Next up" fills), resume, and wait until all aired."""
+    """Queue ``asks`` while paused (so "Next up" fills), resume once the model (if it is on)
+    has judged them all, and wait until all aired."""
     amounts = {f"{100 + n} RUB": ask for n, ask in enumerate(asks)}
     async with d.api() as api, overlay_socket(d) as overlay:
         await overlay.wait_for(lambda s: s["phase"] == "idle")
@@ -361,6 +363,8 @@ async def donate_and_watch(d: Daemon, asks: list[Ask], window_log: Path) -> Seen
             assert r.status_code == 201, r.text
             ids[r.json()["id"]] = ask
         await overlay.wait_for(lambda s: s["queue"] == len(asks) and len(s["upcoming"]) == 5)
+        while any(i["check"] == "pending" for i in (await api.get("/queue")).json()["items"]):
+            await trio.sleep(0.1)  # the model's answers: then "Next up" shows what passed
         assert (await api.post("/resume")).status_code == 200
         while True:
             r = await api.get("/history", params={"limit": 100})
@@ -522,3 +526,90 @@ async def test_refused_words_never_reach_the_overlay_the_window_or_the_gallery(
         i for i, a in seen.asks.items() if a.shown and builtin.plan_for(a.message)[1] == "card"
     ]
     assert len(written) >= 3, "the viewers' own words were written into some pictures"
+
+
+# -- with the model's second opinion ---------------------------------------------------------
+MODEL_REFUSES = {
+    "clothes washed away": "nudity",
+    "костюме Евы": "nudity",
+    "square moustache": "hate_symbols",
+    "only a smile": "nudity",
+}
+"""What the fake model refuses (by a phrase of the message); the words pass all of these."""
+MODEL_ASKS = [
+    Ask("Bob", "draw a lady relaxing on the beach after her clothes washed away",
+        ("clothes washed away",), rule="model:nudity"),
+    allowed("Маша Котова", "нарисуй кота в шляпе"),
+    refused("Коля", "нарисуй х у й на заборе", "х у й"),
+    Ask("Оля", "нарисуй тётю в костюме Евы", ("костюме евы",), rule="model:nudity"),
+    bad_name("Adolf_1488", "draw a rocket flying to the moon"),
+    allowed("Вася", "нарисуй закат над морем"),
+    Ask("Kim", "draw the man with the tiny square moustache saluting with his right arm up",
+        ("square moustache",), rule="model:hate_symbols"),
+    refused("Max", "draw a sw4st1ka", "sw4st1ka"),
+    allowed("Ира", "нарисуй синюю птицу"),
+    Ask("Zoe", "draw a lady wearing only a smile", ("only a smile",), rule="model:nudity"),
+    allowed("Tom", "draw a spaceship"),
+]  # fmt: skip
+CHECK_SEC = 0.3
+"""How long the fake model thinks over each check: long enough to be seen pending."""
+
+
+def model_answer(body: dict[str, Any]) -> Reply:
+    question = body["messages"][-1]["content"]
+    for phrase, category in MODEL_REFUSES.items():
+        if phrase in question:
+            return verdict(refuse=True, category=category, hang=CHECK_SEC)
+    return verdict(refuse=False, hang=CHECK_SEC)
+
+
+def first_shown_in_next_up(seen: Seen) -> dict[str, str]:
+    """By amount: the message "Next up" showed the first time the item was in it."""
+    first: dict[str, str] = {}
+    for state in seen.states:
+        for u in state["upcoming"]:
+            first.setdefault(u["amount"], u["message"])
+    return first
+
+
+async def test_with_the_model_check_nothing_it_or_the_words_refused_reaches_a_public_surface(
+    clean_env: Path, daemons: list[DaemonProcess], fake: FakeLLM
+) -> None:
+    fake.default = library_reply
+    fake.check_default = model_answer
+    window_log = clean_env / "window-hud.jsonl"
+    with trio.fail_after(240):
+        d = await start(
+            daemons,
+            clean_env,
+            clean_env / "state",
+            SHOW_DURATION_SEC="0.2",
+            DEFAULT_STEP_DURATION_MS=str(STEP_MS),
+            DRAWSTREAMD_DEBUG_HUD_LOG=str(window_log),
+            LLM_BACKEND="openai",
+            LLM_ENDPOINT=fake.url,
+            LLM_MODEL_ID=fake.model,
+            GATEKEEPER_MODEL_CHECK="on",
+            GATEKEEPER_MODEL_TIMEOUT_SEC="5",
+        )
+        seen = await donate_and_watch(d, MODEL_ASKS, window_log)
+    found = problems(seen, MODEL_ASKS)
+    assert not found, report(found)
+    # The model was asked about every message the words passed, and only about those...
+    asked = [m for m in (a.message for a in MODEL_ASKS) if any(
+        prompt.quote_data(m) in body["messages"][-1]["content"] for body in fake.check_requests
+    )]  # fmt: skip
+    words_passed = [a.message for a in MODEL_ASKS if not GATE.check(a.message).nsfw]
+    assert sorted(asked) == sorted(words_passed)
+    for item_id, ask in seen.asks.items():
+        expected = "done" if ask.message in words_passed else "off"
+        assert seen.history[item_id]["check"] == expected, seen.history[item_id]
+    # ...and until it answered, "Next up" showed only the donor and the amount (of the five
+    # that stood in it from the start).
+    first = first_shown_in_next_up(seen)
+    for amount, ask in list(seen.amounts.items())[:5]:
+        if ask.message in words_passed:
+            assert first[amount] == "", (amount, ask.message, first[amount])
+        else:
+            assert first[amount] == HIDDEN, (amount, ask.message, first[amount])
+    assert "the word filter alone decided" not in d.output()
