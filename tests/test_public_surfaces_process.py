@@ -158,11 +158,12 @@ def names_refused(names: list[str]) -> list[str]:
 
 # -- the daemon ------------------------------------------------------------------------------
 class Daemon(DaemonProcess):
-    """The daemon as a streamer runs it: window open (SDL dummy), API on a port we know."""
+    """The daemon as a streamer runs it (window open, SDL dummy, unless ``args`` say
+    otherwise), its API on a port we know."""
 
-    def __init__(self, home: Path, state: Path, **env: str) -> None:
+    def __init__(self, home: Path, state: Path, *args: str, **env: str) -> None:
         self.port = free_port()
-        super().__init__(home, state, port=self.port, **env)
+        super().__init__(home, state, *args, port=self.port, **env)
 
     def token(self) -> str:
         return (self.state / "api_token").read_text().strip()
@@ -175,8 +176,10 @@ class Daemon(DaemonProcess):
         )
 
 
-async def start(daemons: list[DaemonProcess], home: Path, state: Path, **env: str) -> Daemon:
-    d = Daemon(home, state, **env)
+async def start(
+    daemons: list[DaemonProcess], home: Path, state: Path, *args: str, **env: str
+) -> Daemon:
+    d = Daemon(home, state, *args, **env)
     daemons.append(d)
     await trio.to_thread.run_sync(d.wait_ready)
     return d
