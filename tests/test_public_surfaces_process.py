@@ -2,8 +2,9 @@
 
 A ``drawstreamd`` process with its window open (SDL's dummy video driver), an overlay socket
 open on ``/overlay/ws`` and the gallery served, is sent refused requests — Russian and
-English, plain and obfuscated (leetspeak, spaced letters, masked letters, transliteration),
-some refused only for the donor's name — mixed with allowed ones. Then every public surface is
+English, plain and obfuscated (leetspeak, spaced letters, masked letters, transliteration,
+filler letters the HUD's font draws as boxes), some refused only for the donor's name — mixed
+with allowed ones. Then every public surface is
 read as the audience would meet it:
 
 * **the overlay**: every HUD message the socket carried, applied as the page applies it (the
@@ -122,6 +123,7 @@ ASKS = [
     refused("Гена", "нарисуй зиг хайль", "зиг хайль"),
     allowed("Max", "draw a spaceship"),
     refused("Zoe", "draw s.e.x", "s.e.x"),
+    refused("Миша", "нарисуй х中у中й", "х中у中й"),  # letters the HUD's font draws as boxes
     allowed("Nina", "draw a happy dog"),
     allowed("Лена", "нарисуй ёлку"),
 ]

@@ -42,6 +42,8 @@ BAR_BG = (55, 60, 90)
 BAR_FG = (0, 228, 54)
 HOLD_FG = (41, 173, 255)
 CAPTION = "All for you"
+BOX = "\u25a1"
+"""Drawn for a letter the fonts lack (the picture's pixel font draws an empty box too)."""
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Control, format (zero-width…), surrogate, private-use and unassigned code points."""
 
@@ -131,7 +133,7 @@ class HudPainter:
         }
         pygame.freetype.init()
         self._probe = pygame.freetype.Font(font_path(False), 12)
-        self._covered: dict[str, bool] = {}
+        self._drawn: dict[str, str] = {}
         self._cache: OrderedDict[tuple[str, str, tuple[int, int, int]], pygame.Surface] = (
             OrderedDict()
         )
@@ -144,21 +146,30 @@ class HudPainter:
 
     # -- text --------------------------------------------------------------------------------
     def printable(self, font: str, text: str) -> str:
-        """``text`` without the characters the font has no glyph for (emoji…).
+        """``text`` as the fonts can draw it (see :meth:`drawn_as`).
 
-        Such characters would otherwise come out as boxes. Both HUD faces (regular, bold)
-        cover the same characters, so one probe answers for every font.
+        Both HUD faces (regular, bold) cover the same characters, so one probe answers for
+        every font.
         """
-        covered = self._covered
+        drawn = self._drawn
         for c in text:
-            if c not in covered:
-                if unicodedata.category(c) in _INVISIBLE:
-                    covered[c] = False
-                else:
-                    covered[c] = c.isspace() or self._probe.get_metrics(c)[0] is not None
-        if all(covered[c] for c in text):
+            if c not in drawn:
+                drawn[c] = self.drawn_as(c)
+        if all(drawn[c] == c for c in text):
             return text
-        return " ".join("".join(c for c in text if covered[c]).split())
+        return " ".join("".join(drawn[c] for c in text).split())
+
+    def drawn_as(self, c: str) -> str:
+        """``c`` itself; nothing for what the font lacks and no one would miss (invisible
+        characters, emoji and other symbols, which come out as boxes otherwise); a box for a
+        letter or digit it lacks (CJK, Georgian…): dropped, it would join the letters around
+        it into a word nobody judged ('х中у中й' is not 'хуй')."""
+        category = unicodedata.category(c)
+        if category in _INVISIBLE:
+            return ""
+        if c.isspace() or self._probe.get_metrics(c)[0] is not None:
+            return c
+        return BOX if category[0] in "LN" else ""
 
     def text(self, text: str, font: str, colour: tuple[int, int, int]) -> pygame.Surface:
         key = (text, font, colour)
