@@ -4,21 +4,25 @@ A ``drawstreamd`` process with its window open (SDL's dummy video driver), an ov
 open on ``/overlay/ws`` and the gallery served, is sent refused requests — Russian and
 English, plain and obfuscated (leetspeak, spaced letters, masked letters, transliteration,
 filler letters the HUD's font draws as boxes), some refused only for the donor's name — mixed
-with allowed ones. Then every public surface is
-read as the audience would meet it:
+with allowed ones. Then every public surface is read as the audience would meet it:
 
 * **the overlay**: every HUD message the socket carried, applied as the page applies it (the
   whole state first, then the changed fields), and each resulting state checked whole, "Next
   up" included;
 * **the window**: the daemon runs with ``DRAWSTREAMD_DEBUG_HUD_LOG``, so the window's own HUD
-  painter writes down every region it paints with the texts it drew (after dropping the
-  glyphs the font lacks, exactly as they reached the pixels). That makes the claim about the
+  painter writes down every region it paints with the texts it drew (as they reached the
+  pixels: without the invisible characters and emoji it leaves out, boxes for letters its
+  font lacks). That makes the claim about the
   window itself rather than about the scene it reads (the overlay already covers the scene),
   it records every paint rather than what a poll happened to catch, and it needs no new route
   on the API: the log is a file of the operator's, like the journal;
 * **the gallery**: every page of ``/gallery`` and everything those pages load (style sheet,
   script, pictures); a refused request's picture must be exactly the refusal card, any other
   picture exactly the plan it was drawn from, whose text steps are checked like the HUD's text.
+
+A second run turns the model check on, against the fake model server on loopback, which
+refuses descriptions the words pass: they must not reach a public surface either, and "Next
+up" must show a message only once the model has answered.
 
 "Never shown" is checked against two things: the fragments a viewer typed (as typed, and the
 whole message) and the gatekeeper itself (no text on a public surface is refused by it). The
@@ -129,14 +133,6 @@ ASKS = [
 ]
 REFUSED = [a for a in ASKS if a.hidden]
 ALLOWED = [a for a in ASKS if not a.hidden]
-
-
-def test_the_donations_are_as_many_and_as_varied_as_the_issue_asks() -> None:
-    assert len(REFUSED) >= 20
-    assert len(ALLOWED) >= 10
-    assert sum(a.name_refused for a in REFUSED) >= 3
-    assert any(any("а" <= c <= "я" for c in a.message) for a in REFUSED)
-    assert any(a.message.isascii() for a in REFUSED)
 
 
 # -- what counts as a leak -------------------------------------------------------------------
@@ -513,6 +509,9 @@ def report(found: dict[str, list[str]]) -> str:
 async def test_refused_words_never_reach_the_overlay_the_window_or_the_gallery(
     clean_env: Path, daemons: list[DaemonProcess]
 ) -> None:
+    assert len(REFUSED) >= 20
+    assert len(ALLOWED) >= 10
+    assert sum(a.name_refused for a in REFUSED) >= 3
     window_log = clean_env / "window-hud.jsonl"
     with trio.fail_after(240):
         d = await start(
