@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from drawstreamd.config import Settings
 
-pytest_plugins = ("worker_rig", "conftest_llama")
+pytest_plugins = ("worker_rig", "conftest_llama", "support")
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

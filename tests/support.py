@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -103,6 +105,15 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """The daemons a test started (it appends them); each is killed when the test ends."""
+    started: list[DaemonProcess] = []
+    yield started
+    for d in started:
+        d.kill()
 
 
 @contextlib.contextmanager

@@ -12,10 +12,8 @@ import os
 import struct
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 import trio
 from cdp import Page, open_browser
 from support import DaemonProcess
@@ -25,9 +23,6 @@ from drawstreamd import config
 from drawstreamd.render import png
 from drawstreamd.render.hud import Layout
 from drawstreamd.render.scene import IDLE_BG
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CANVAS_RGB = """(() => {
@@ -54,16 +49,8 @@ class Daemon(DaemonProcess):
         super().__init__(home, state, *args, port=port, **env)
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for d in started:
-        d.kill()
-
-
 async def start(
-    daemons: list[Daemon], home: Path, state: Path, port: int, *args: str, **env: str
+    daemons: list[DaemonProcess], home: Path, state: Path, port: int, *args: str, **env: str
 ) -> Daemon:
     d = Daemon(home, state, port, *args, **env)
     daemons.append(d)
@@ -101,7 +88,7 @@ def screenshot_dir(tmp_path: Path) -> Path:
 
 
 async def test_overlay_shows_the_daemons_frame_and_hud_in_both_layouts(
-    clean_env: Path, tmp_path: Path, daemons: list[Daemon]
+    clean_env: Path, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     with trio.fail_after(110):
         state = tmp_path / "state"
@@ -206,7 +193,7 @@ async def test_overlay_shows_the_daemons_frame_and_hud_in_both_layouts(
 
 
 async def test_the_page_comes_back_by_itself_after_a_daemon_restart(
-    clean_env: Path, tmp_path: Path, daemons: list[Daemon]
+    clean_env: Path, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     with trio.fail_after(110):
         state = tmp_path / "state"

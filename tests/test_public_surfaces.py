@@ -205,6 +205,43 @@ async def test_a_refused_text_step_is_not_drawn_and_the_rest_is(
     assert len(refused) == 2
 
 
+async def test_a_word_spelled_across_text_steps_drawn_side_by_side_is_not_drawn(
+    nursery: trio.Nursery,
+    rig_factory: Callable[..., Awaitable[Rig]],
+    fake: FakeLLM,
+    http: httpx.AsyncClient,
+) -> None:
+    def text(x: int, y: int, t: str) -> dict[str, Any]:
+        return {"op": "text", "x": x, "y": y, "t": t, "c": "white"}
+
+    # each half passes alone, and with a space between; drawn touching, they read as one word
+    # (written left to right, or right to left); texts on other rows are not glued to them
+    plan: dict[str, Any] = {
+        "v": 1, "seed": 3, "bg": "dark_blue",
+        "steps": [
+            {"op": "circle", "x": 48, "y": 48, "r": 10, "c": "yellow"},
+            text(20, 10, "SWAS"), text(44, 10, "TIKA"),
+            text(20, 30, "ПОР"), text(38, 30, "НО"),
+            text(40, 55, "ZI"), text(28, 55, "NA"),
+            text(10, 80, "HAPPY"), text(40, 80, "BIRTHDAY"),
+        ],
+    }  # fmt: skip
+    values = llm_settings(fake.url)
+    fake.push(Reply(content=json.dumps(plan, ensure_ascii=False)))
+    rig = await rig_factory(nursery, llm=planner(http, values), **values)
+    item = await rig.donate(1, "draw a sun with two captions")
+    await rig.wait_for("finished", item)
+    entry = json.loads((rig.gallery / f"{item}.json").read_text())
+    drawn = msgspec.convert(entry["plan"], dsl.Plan)
+    texts = [s.t for s in drawn.steps if isinstance(s, dsl.Text)]
+    assert texts == ["SWAS", "ПОР", "ZI", "HAPPY", "BIRTHDAY"]
+    assert isinstance(drawn.steps[0], dsl.Circle)
+    assert [e for e in entry["errors"] if "refused by the gatekeeper" in e] == [
+        f"a text step was not drawn: refused by the gatekeeper ({rule})"
+        for rule in ("hate:swastika", "sexual:porn", "hate:nazi")
+    ]
+
+
 async def test_the_text_card_writes_the_message_masked(
     nursery: trio.Nursery, rig_factory: Callable[..., Awaitable[Rig]]
 ) -> None:

@@ -14,7 +14,7 @@ import trio.testing
 from drawstreamd import config
 from drawstreamd.plan import builtin
 from drawstreamd.plan.base import PlanBuffer
-from drawstreamd.render.hud import CAPTION, format_eta
+from drawstreamd.render.hud import BOX, CAPTION, format_eta
 from drawstreamd.render.scene import HOLD_STEP_MIN_SEC, PixelWrite, Scene, Upcoming
 from drawstreamd.render.timeline import render_at
 from drawstreamd.render.window import PUMP_SEC, Frame, Renderer
@@ -119,6 +119,19 @@ def test_cyrillic_renders_and_missing_glyphs_are_dropped_not_boxed() -> None:
         phase="drawing", donor="🎉🎉", message="\U0001f431" * 50 + "\u200b\ufffd", progress=0.5
     )
     assert frame.update([])
+
+
+def test_letters_the_font_lacks_are_boxed_never_dropped() -> None:
+    # Dropped, the Chinese letters would join the Cyrillic ones around them into a word the
+    # gatekeeper never saw; a box shows there was something, as the picture's font does.
+    _, frame, _ = make(locale="ru")
+    painter = frame.painter
+    assert painter.printable("text", "нарисуй х中у中й") == f"нарисуй х{BOX}у{BOX}й"
+    assert painter.printable("text", "кот по имени 小明 🐱") == f"кот по имени {BOX}{BOX}"
+    assert painter.wrap("нарисуй х中у中й", "text", 400, 2) == [f"нарисуй х{BOX}у{BOX}й"]
+    boxed = painter.text("х中у", "text", (255, 255, 255))
+    joined = painter.text("ху", "text", (255, 255, 255))
+    assert boxed.get_width() > joined.get_width()
 
 
 def test_long_messages_wrap_inside_the_left_column() -> None:

@@ -47,6 +47,10 @@ _ADULT_RE = re.compile(r"(?<![\d.,])18\s?\+")
 # '(((them)))': the antisemitic echo (a sad '(((' alone is common in Russian chat).
 _ECHO_RE = re.compile(r"\({3}\s*\w[^()]{0,40}\){3}")
 _LATINISH_RE = re.compile(r"[a-z0-9@$!|іїєґў]")
+# Letters of scripts the stream does not draw as letters (CJK, Georgian, Hebrew…): the HUD and
+# the picture show them as boxes, so between two letters they are fillers like emoji.
+_UNDRAWN_RE = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f\u0400-\u052f]")
+_BOX = "\u25a1"
 _ARTICLES = frozenset({"a", "an", "the", "this", "that", "such", "total", "complete"})
 _WORD_RE = re.compile(r"[\w@$*!]+")
 _PROFANITY: list[Index] = []  # built on the first mask() call
@@ -100,6 +104,11 @@ class Gatekeeper:
             shown = self._check(text[::-1])
             if shown.nsfw or not verdict.doubtful:
                 verdict = shown
+        if not verdict.nsfw and not text.isascii() and _UNDRAWN_RE.search(text):
+            # 'х中у中й' is shown as 'х□у□й': read it that way too.
+            boxed = self._check(_UNDRAWN_RE.sub(_BOX, text))
+            if boxed.nsfw:
+                verdict = boxed
         return verdict
 
     def _check(self, text: str) -> Verdict:

@@ -23,6 +23,10 @@ MAX_ERRORS = 20
 """Reasons kept per plan; later ones are only counted (a model can write thousands of bad
 steps)."""
 MAX_REASON_CHARS = 300
+GLUED_TEXTS = 12
+"""A new text step is also read glued to up to this many texts before it on the same row (a
+word spelled a letter a step fits)."""
+
 
 
 class PlannerError(Exception):
@@ -48,7 +52,7 @@ class PlanBuffer:
         self.text_rule: Callable[[str], str | None] | None = None
         """Judges every text written into the picture (the gatekeeper's): the rule that
         refuses it, or None. A refused text is dropped with a reason; the rest is drawn."""
-        self._texts: list[str] = []
+        self._texts: list[dsl.Text] = []
 
     def set_header(self, *, seed: int | None = None, bg: str | None = None) -> None:
         if seed is not None:
@@ -71,23 +75,31 @@ class PlanBuffer:
         if self.text_rule is None:
             return step
         if isinstance(step, dsl.Text):
-            return step if self._text_passes(step.t) else None
+            return step if self._text_passes(step) else None
         if isinstance(step, dsl.Group) and any(isinstance(s, dsl.Text) for s in step.s):
-            kept = [s for s in step.s if not isinstance(s, dsl.Text) or self._text_passes(s.t)]
+            kept = [s for s in step.s if not isinstance(s, dsl.Text) or self._text_passes(s)]
             if len(kept) == len(step.s):
                 return step
             return msgspec.structs.replace(step, s=kept) if kept else None
         return step
 
-    def _text_passes(self, text: str) -> bool:
+    def _text_passes(self, step: dsl.Text) -> bool:
         assert self.text_rule is not None
-        # alone, and after the texts before it: a word spelled across steps is still a word
-        for candidate in (text, " ".join([*self._texts, text])):
+        # Alone, and with the texts before it: a word spelled across steps is still a word,
+        # whether they read apart, or as one where they stand side by side on a row ("SWAS"
+        # then "TIKA"; in the order they are written, and from left to right).
+        text = step.t
+        row = [t for t in self._texts if _same_row(t, step)][-GLUED_TEXTS:]
+        glued = ["".join(t.t for t in row[i:]) + text for i in range(len(row))]
+        if row:
+            glued.append("".join(t.t for t in sorted([*row, step], key=lambda t: t.x)))
+        apart = " ".join([*(t.t for t in self._texts), text])
+        for candidate in (text, apart, *glued):
             rule = self.text_rule(candidate)
             if rule is not None:
                 self.drop(f"a text step was not drawn: refused by the gatekeeper ({rule})")
                 return False
-        self._texts.append(text)
+        self._texts.append(step)
         return True
 
     def snapshot(self) -> Plan:
@@ -127,6 +139,11 @@ class PlanBuffer:
     def _poke(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
+
+
+def _same_row(a: dsl.Text, b: dsl.Text) -> bool:
+    """Whether two texts share a row of the picture (their 7-px-high glyphs overlap)."""
+    return abs(a.y - b.y) < 7 * max(a.s, b.s)
 
 
 class Planner(Protocol):

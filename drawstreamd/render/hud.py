@@ -12,7 +12,9 @@ Layout (both 1280×720 and 1920×1080; everything scales with the window height)
     └──────────────────────────────────────────────────────────────────┘
 
 Text surfaces are cached by (text, font, colour) and each region is repainted only when the
-values it shows change; a frame where nothing changed paints nothing.
+values it shows change; a frame where nothing changed paints nothing. :attr:`HudPainter.on_paint`,
+when set, hears every region painted with the texts it shows (the window's debug log of what
+the audience saw, see :mod:`drawstreamd.render.window`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import pygame
 import pygame.freetype
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from drawstreamd.render.scene import Hud
 
 BG = (16, 18, 32)
@@ -38,6 +42,8 @@ BAR_BG = (55, 60, 90)
 BAR_FG = (0, 228, 54)
 HOLD_FG = (41, 173, 255)
 CAPTION = "All for you"
+BOX = "\u25a1"
+"""Drawn for a letter the fonts lack (the picture's pixel font draws an empty box too)."""
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Control, format (zero-width…), surrogate, private-use and unassigned code points."""
 
@@ -152,31 +158,43 @@ class HudPainter:
         }
         pygame.freetype.init()
         self._probe = pygame.freetype.Font(font_path(False), 12)
-        self._covered: dict[str, bool] = {}
+        self._drawn: dict[str, str] = {}
         self._cache: OrderedDict[tuple[str, str, tuple[int, int, int]], pygame.Surface] = (
             OrderedDict()
         )
         self._keys: dict[str, Any] = {}
         self.renders = 0
         """How many text surfaces were rendered (not taken from the cache)."""
+        self.on_paint: Callable[[str, list[str]], None] | None = None
+        """Called after a region is painted, with its name and the texts it shows, in order."""
+        self._painted: list[str] | None = None
 
     # -- text --------------------------------------------------------------------------------
     def printable(self, font: str, text: str) -> str:
-        """``text`` without the characters the font has no glyph for (emoji…).
+        """``text`` as the fonts can draw it (see :meth:`drawn_as`).
 
-        Such characters would otherwise come out as boxes. Both HUD faces (regular, bold)
-        cover the same characters, so one probe answers for every font.
+        Both HUD faces (regular, bold) cover the same characters, so one probe answers for
+        every font.
         """
-        covered = self._covered
+        drawn = self._drawn
         for c in text:
-            if c not in covered:
-                if unicodedata.category(c) in _INVISIBLE:
-                    covered[c] = False
-                else:
-                    covered[c] = c.isspace() or self._probe.get_metrics(c)[0] is not None
-        if all(covered[c] for c in text):
+            if c not in drawn:
+                drawn[c] = self.drawn_as(c)
+        if all(drawn[c] == c for c in text):
             return text
-        return " ".join("".join(c for c in text if covered[c]).split())
+        return " ".join("".join(drawn[c] for c in text).split())
+
+    def drawn_as(self, c: str) -> str:
+        """``c`` itself; nothing for what the font lacks and no one would miss (invisible
+        characters, emoji and other symbols, which come out as boxes otherwise); a box for a
+        letter or digit it lacks (CJK, Georgian…): dropped, it would join the letters around
+        it into a word nobody judged ('х中у中й' is not 'хуй')."""
+        category = unicodedata.category(c)
+        if category in _INVISIBLE:
+            return ""
+        if c.isspace() or self._probe.get_metrics(c)[0] is not None:
+            return c
+        return BOX if category[0] in "LN" else ""
 
     def text(self, text: str, font: str, colour: tuple[int, int, int]) -> pygame.Surface:
         key = (text, font, colour)
@@ -193,6 +211,8 @@ class HudPainter:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
+        if self._painted is not None:
+            self._painted.append(self.printable(font, text))
         return surf
 
     def wrap(self, text: str, font: str, width: int, max_lines: int) -> list[str]:
@@ -248,7 +268,15 @@ class HudPainter:
         for name, key, painter in regions:
             if force or self._keys.get(name) != key:
                 self._keys[name] = key
-                dirty.append(painter(hud))
+                if self.on_paint is None:
+                    dirty.append(painter(hud))
+                    continue
+                self._painted = []
+                try:
+                    dirty.append(painter(hud))
+                    self.on_paint(name, self._painted)
+                finally:
+                    self._painted = None
         return dirty
 
     def _clear(self, rect: pygame.Rect, colour: tuple[int, int, int] = BG) -> None:

@@ -10,10 +10,15 @@ an unchanging screen is neither rendered nor presented.
 Frame statistics (:attr:`Renderer.intervals`, read by ``drawstreamctl stats``) hold the
 intervals between consecutive frames of an animation only: the gap before the first frame
 after a still spell is no frame interval, so late frames mean a stutter a viewer saw.
+
+``DRAWSTREAMD_DEBUG_HUD_LOG=<file>`` (for tests) appends one JSON line per HUD region the
+window paints, ``{"region": "info", "texts": [...]}`` with the texts as drawn, so a test can
+prove what the window showed the audience; the file is the operator's, like the journal.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -27,6 +32,8 @@ from drawstreamd.render.hud import BG, HudPainter, Layout
 from drawstreamd.systemd import Heartbeat
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from drawstreamd.config import Settings
     from drawstreamd.render.scene import PixelWrite, Scene
 
@@ -63,6 +70,9 @@ class Frame:
             screen.get_width(), screen.get_height(), s.CANVAS_W, s.CANVAS_H, s.window_scale()
         )
         self.painter = HudPainter(screen, self.layout, s.LOCALE)
+        hud_log = os.environ.get("DRAWSTREAMD_DEBUG_HUD_LOG")
+        if hud_log:
+            self.painter.on_paint = _paint_log(hud_log)
         self.canvas = pygame.Surface((s.CANVAS_W, s.CANVAS_H)).convert(screen)
         self.view = screen.subsurface(self.layout.canvas)
         self._canvas_version = -1
@@ -103,6 +113,16 @@ class Frame:
         dest = pygame.Rect(x0 * k, y0 * k, (x1 - x0 + 1) * k, (y1 - y0 + 1) * k)
         pygame.transform.scale(src, dest.size, self.view.subsurface(dest))
         return dest.move(self.layout.canvas.topleft)
+
+
+def _paint_log(path: str) -> Callable[[str, list[str]], None]:
+    """A writer of the window's HUD paints to ``path`` (see the module docstring)."""
+    out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - open for the process
+
+    def write(region: str, texts: list[str]) -> None:
+        out.write(json.dumps({"region": region, "texts": texts}, ensure_ascii=False) + "\n")
+
+    return write
 
 
 class Renderer:

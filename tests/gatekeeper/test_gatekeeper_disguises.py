@@ -30,7 +30,8 @@ INNOCENT = [
 _TWIN = dict(zip("авсенкмортхуип", "abcehkmoptxyun", strict=True))
 _TWIN |= {latin: cyr for cyr, latin in _TWIN.items()}
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "$", "а": "@", "о": "0", "е": "3", "и": "1"}
-SEPARATORS = [" ", ".", "-", "_", "\u200b", "\u00ad", " . "]
+SEPARATORS = [" ", ".", "-", "_", "\u200b", "\u00ad", " . ", "中", "ა"]
+"""The last two are letters the HUD and the picture draw as boxes: fillers, like emoji."""
 
 
 @st.composite

@@ -214,6 +214,27 @@ def test_right_to_left_override_is_read_as_shown(gate: Gatekeeper) -> None:
 
 
 @pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("нарисуй х中у中й", "sexual:genitals"),
+        ("нарисуй поაрно", "sexual:porn"),
+        ("draw a swשastiשka", "hate:swastika"),
+        ("draw a ni𝐱gger", "hate:slur"),
+        ("нарисуй 寿司 и кота", None),
+        ("нарисуй кота по имени 小明", None),
+        ("draw the word 愛 in red", None),
+        ("нарисуй флаг Грузии и надпись საქართველო", None),
+    ],
+)
+def test_letters_shown_as_boxes_are_read_as_fillers(
+    gate: Gatekeeper, message: str, rule: str | None
+) -> None:
+    # The HUD's font and the picture's have no CJK, Georgian, Hebrew… letters: they come out
+    # as boxes, so between two letters they hide nothing more than an emoji would.
+    assert gate.check(message) == (Verdict(True, rule) if rule else Verdict(False, None))
+
+
+@pytest.mark.parametrize(
     ("message", "blocked"),
     [
         ("нарисуй my little pony", False),
