@@ -103,7 +103,7 @@ ASKS = [
     refused("Оля", "нарисуй х*й", "х*й"),  # a masked letter
     refused("Kim", "draw a p3n1s", "p3n1s"),  # leetspeak
     refused("Jo", "d r a w  a  p e n i s", "p e n i s"),
-    allowed("Вася", "нарисуй закат над морем"),  # no library picture: written on a card
+    allowed("Вася", "нарисуй шаурму"),  # no library picture: written on a card
     refused("Дима", "нарисуй с1ськи", "с1ськи"),
     refused("Vanya", "narisuy siski", "siski"),  # transliteration
     bad_name("SS_88", "draw a happy dog"),
@@ -112,6 +112,8 @@ ASKS = [
     refused("Лена", "нарисуй голую девушку", "голую"),
     refused("Ann", "draw a n@ked girl", "n@ked"),
     allowed("Ann", "draw a pizza with cheese"),
+    allowed("Ben", "draw a sneaker"),  # a card too
+    allowed("Рита", "нарисуй шаурму, блять", "нарисуй шаурму, б****"),  # a masked card
     refused("Тёма", "нарисуй св@стику", "св@стику"),
     refused("Max", "draw a sw4st1ka", "sw4st1ka"),
     bad_name("Гитлер", "нарисуй ёлку"),
