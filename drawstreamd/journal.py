@@ -102,10 +102,16 @@ class _Pending:
         self.done = False
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, timeout=2.0, isolation_level=None, check_same_thread=False)
+
+
+def _read_only(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc).replace("-", "")
+
+
 def _write_error(exc: sqlite3.Error) -> JournalWriteError:
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and "readonly" in text.replace("-", ""):
-        text = "the journal is read-only"
+    text = "the journal is read-only" if _read_only(exc) else str(exc)
     return JournalWriteError(f"journal write failed: {text}")
 
 
@@ -126,12 +132,16 @@ class Journal:
         self._flushed = trio.Event()
         self.failing: str | None = None
         self.on_health: list[Callable[[str | None], None]] = []
+        self._reconnect = False
+        """A write found the file read-only. SQLite keeps a file it opened read-only so for
+        the life of the connection, so the next write opens a new one: once the file can be
+        written again (remounted, its mode fixed), the journal carries on by itself."""
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path) -> Journal:
         try:
-            conn = sqlite3.connect(path, timeout=2.0, isolation_level=None, check_same_thread=False)
+            conn = _connect(path)
         except sqlite3.Error as exc:
             raise JournalError(f"journal {path}: cannot open: {exc}") from None
         try:
@@ -180,12 +190,17 @@ class Journal:
         """Run a writing ``fn``; its failure is one :class:`JournalWriteError`, rolled back."""
 
         def guarded() -> T:
+            if self._reconnect:
+                self._connect_again()
             try:
-                return fn(*args)
-            except sqlite3.Error:
+                result = fn(*args)
+            except sqlite3.Error as exc:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                self._reconnect = _read_only(exc)
                 raise
+            self._reconnect = False
+            return result
 
         try:
             result = await self._run(guarded)
@@ -194,6 +209,20 @@ class Journal:
             raise _write_error(exc) from None
         self._health(None)
         return result
+
+    def _connect_again(self) -> None:
+        conn = _connect(self.path)
+        try:
+            conn.execute("PRAGMA synchronous=FULL")  # per connection; WAL is kept by the file
+        except sqlite3.Error:
+            conn.close()
+            raise
+        self._conn.close()
+        self._conn = conn
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """One statement on the connection of the moment (it may be opened again)."""
+        return self._conn.execute(sql, params)
 
     def _health(self, failing: str | None) -> None:
         if failing == self.failing:
@@ -305,7 +334,7 @@ class Journal:
     async def set_plan(self, item_id: int, plan: bytes) -> None:
         """Keep the finished plan of an item (before it is shown: a restart redraws it)."""
         await self._write(
-            self._conn.execute,
+            self._execute,
             "UPDATE donations SET plan = ?, updated_at = ? WHERE id = ?",
             (plan, time.time(), item_id),
         )
@@ -313,7 +342,7 @@ class Journal:
     async def save_judgement(self, item: QueueItem) -> None:
         """Keep the item's verdict, rules, model check and approval as they are now."""
         await self._write(
-            self._conn.execute,
+            self._execute,
             'UPDATE donations SET verdict = ?, rule = ?, name_rule = ?, "check" = ?,'
             " approval = ?, updated_at = ? WHERE id = ?",
             (
@@ -475,14 +504,14 @@ class Journal:
     async def ban(self, key: str, shown: str, reason: str | None) -> bool:
         """Ban a donor (``key`` is the folded name); False when already banned."""
         cur = await self._write(
-            self._conn.execute,
+            self._execute,
             "INSERT OR IGNORE INTO bans (donor, shown, reason, at) VALUES (?, ?, ?, ?)",
             (key, shown, reason, time.time()),
         )
         return bool(cur.rowcount)
 
     async def unban(self, key: str) -> bool:
-        cur = await self._write(self._conn.execute, "DELETE FROM bans WHERE donor = ?", (key,))
+        cur = await self._write(self._execute, "DELETE FROM bans WHERE donor = ?", (key,))
         return bool(cur.rowcount)
 
     async def bans(self) -> list[tuple[str, str, str | None, float]]:
@@ -503,7 +532,7 @@ class Journal:
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._write(
-            self._conn.execute,
+            self._execute,
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),

@@ -99,16 +99,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def da_env(fake: FakeDA) -> dict[str, str]:
-    return {
-        "DA_OAUTH_URL": fake.oauth_url,
-        "DA_API_URL": fake.api_url,
-        "DA_WS_URL": fake.ws_url,
-        "DA_CLIENT_ID": fake.client_id,
-        "DA_CLIENT_SECRET": fake.client_secret,
-    }
-
-
 def signed_in(fake: FakeDA, state: Path, scopes: str = ALL_SCOPES) -> Tokens:
     """Tokens stored as `drawstreamd auth` stores them after a sign-in with ``scopes``."""
     access, refresh = fake.issue_tokens(scopes)
@@ -142,7 +132,7 @@ async def test_healthy_setup_passes_every_check(clean_env: Path) -> None:
             tokens = signed_in(fake, state)
             env = process_env(
                 clean_env,
-                **da_env(fake),
+                **fake.env(signed_in=False),
                 LLM_BACKEND="openai",
                 LLM_ENDPOINT=url,
                 LLM_MODEL_ID="qwen2.5-coder:7b",
@@ -206,7 +196,7 @@ async def test_broken_setup_names_each_problem_and_its_fix(clean_env: Path) -> N
                 fake.revoke_refresh_tokens()  # the streamer revoked the app
                 env = process_env(
                     clean_env,
-                    **da_env(fake),
+                    **fake.env(signed_in=False),
                     LLM_BACKEND="openai",
                     LLM_ENDPOINT=dead_llm,
                     API_PORT=str(port),

@@ -20,17 +20,7 @@ async def test_status_says_when_donation_alerts_is_down_and_back(
     manager: Manager,  # noqa: F811 - the fixture imported above
 ) -> None:
     async with open_fake_da() as fake:
-        access, refresh = fake.issue_tokens()
-        env = {
-            "DA_OAUTH_URL": fake.oauth_url,
-            "DA_API_URL": fake.api_url,
-            "DA_WS_URL": fake.ws_url,
-            "DA_CLIENT_ID": fake.client_id,
-            "DA_CLIENT_SECRET": fake.client_secret,
-            "DA_ACCESS_TOKEN": access,
-            "DA_REFRESH_TOKEN": refresh,
-        }
-        daemon = await start(tmp_path, manager, env=env)
+        daemon = await start(tmp_path, manager, env=fake.env())
         try:
             with trio.fail_after(60):
                 await manager.wait_for("READY", "1")

@@ -116,6 +116,20 @@ Faults: POST {self.admin_url}/drop  /knobs {{"silent":true}}  /expire-access-tok
         """A fresh (access, refresh) pair, as if the streamer had signed in."""
         return self._mint(frozenset(scopes.split()))
 
+    def env(self, *, signed_in: bool = True) -> dict[str, str]:
+        """The ``DA_*`` settings that point drawstreamd at this fake; ``signed_in`` adds a
+        fresh token pair, as if the streamer had signed in."""
+        env = {
+            "DA_OAUTH_URL": self.oauth_url,
+            "DA_API_URL": self.api_url,
+            "DA_WS_URL": self.ws_url,
+            "DA_CLIENT_ID": self.client_id,
+            "DA_CLIENT_SECRET": self.client_secret,
+        }
+        if signed_in:
+            env["DA_ACCESS_TOKEN"], env["DA_REFRESH_TOKEN"] = self.issue_tokens()
+        return env
+
     def _mint(self, scopes: frozenset[str]) -> tuple[str, str]:
         access = "fa_" + secrets.token_urlsafe(24)
         refresh = "fr_" + secrets.token_urlsafe(24)
