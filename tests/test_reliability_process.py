@@ -98,22 +98,33 @@ class Events:
     async def follow(
         self, d: Daemon, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        """Follow ``d``'s events until cancelled; hands back once they are heard for sure
+        (a pause and a resume came through)."""
         command = [drawstreamctl_bin(), "--socket", str(d.socket), "events"]
         proc = await trio.lowlevel.open_process(command, env=d.env, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         try:
-            task_status.started()
-            rest = b""
-            async for chunk in proc.stdout:
-                *lines, rest = (rest + chunk).split(b"\n")
-                for line in lines:
-                    self.seen.append((trio.current_time(), json.loads(line)))
-                self._changed.set()
-                self._changed = trio.Event()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._read, proc.stdout)
+                while not any(event["kind"] == "resumed" for _, event in self.seen):
+                    await d.run("pause")
+                    await d.run("resume")
+                    with trio.move_on_after(1.0):
+                        await self._changed.wait()
+                task_status.started()
         finally:
             with trio.CancelScope(shield=True):
                 proc.kill()
                 await proc.wait()
+
+    async def _read(self, out: trio.abc.ReceiveStream) -> None:
+        rest = b""
+        async for chunk in out:
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                self.seen.append((trio.current_time(), json.loads(line)))
+            self._changed.set()
+            self._changed = trio.Event()
 
     async def first(self, kind: str, item_id: int) -> float:
         """When the first ``kind`` event of ``item_id`` came (waits for it)."""
@@ -354,11 +365,11 @@ async def test_a_full_disk_refuses_donations_clearly_and_loses_none(
             history = await d.history()
             caught = next(i for i in history.values() if i["source"] == "donationalerts")
             await d.wait_status(caught["id"], "shown")
+            assert await trio.to_thread.run_sync(d.stop) == 0  # up all along, and a clean stop
     # exactly what was acknowledged: nothing of the refused donate, the caught-up one once
     assert sorted(i["message"] for i in history.values()) == sorted(
         ["draw a sun", "draw a tree", "нарисуй кота", "draw a house"]
     )
-    assert d.proc.poll() is None  # up all along
     said = [line.split()[1] for line in d.output().splitlines() if "journal cannot write" in line]
     assert said
     assert set(said) == {"ERROR"}  # priority err
@@ -419,5 +430,5 @@ async def test_a_read_only_journal_keeps_the_daemon_up_until_it_can_write_again(
             await wait_status_line(manager, "idle: 0 queued", after=down + 1)
             assert (await d.json("status"))["journal"] == "ok"
             history = await d.history()
-            assert d.proc.poll() is None
+            assert await trio.to_thread.run_sync(d.stop) == 0  # up all along, and a clean stop
     assert sorted(i["message"] for i in history.values()) == ["draw a house", "draw a tree"]
