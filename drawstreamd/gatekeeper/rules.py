@@ -40,7 +40,7 @@ CONFIG_RULE = "config:block"
 # Longer pieces cannot be one word; they are read only as written (the glued-stem search
 # still looks inside them).
 MAX_WORD = 48
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 10_000
 _LEET_TO_LAT = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
